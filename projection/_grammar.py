@@ -1,0 +1,210 @@
+"""Text to syntax: the responseFields grammar parsed by lark (LALR, transformer inline, built once).
+
+``parse_syntax(text, limits)`` checks the length, then the syntax, then depth and item count left to
+right, and returns the items in source order; it raises only ``ProjectionSyntaxError`` and
+``ProjectionLimitError`` (lark's exceptions never leave this module); it never recurses on the text.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from pathlib import Path
+from typing import NamedTuple
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from ._errors import ProjectionLimitError, ProjectionSyntaxError
+
+__all__ = ["Item", "Limits", "Name", "Selection", "grammar_text", "parse_syntax"]
+
+_GRAMMAR_FILE = "responsefields.lark"
+
+
+class Name(NamedTuple):
+    """One path segment: a key, or the wildcard (``key is None``), and where it starts."""
+
+    key: str | None
+    pos: int
+
+
+class Item(NamedTuple):
+    """One comma-separated item: ``path(group)``, a bare ``path``, or ``-path`` when ``exclude``."""
+
+    path: tuple[Name, ...]
+    group: Selection | None
+    exclude: bool
+
+
+Selection = tuple[Item, ...]
+
+
+class Limits(NamedTuple):
+    """What the parser accepts; see DESIGN.md section 5."""
+
+    max_length: int = 4096
+    max_depth: int = 32
+    max_items: int = 1024
+
+
+def grammar_text() -> str:
+    """The grammar: from the installed package, or from the repository for an editable install."""
+    shipped = importlib.resources.files("projection") / "_data" / _GRAMMAR_FILE
+    if shipped.is_file():
+        return shipped.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "grammar" / _GRAMMAR_FILE).read_text(
+        encoding="utf-8"
+    )
+
+
+@v_args(inline=True)
+class _ToSyntax(Transformer[Token, Selection]):
+    """Called by the LALR parser at each reduction, so building the syntax never recurses."""
+
+    def start(self, selection: Selection | None = None) -> Selection:
+        return selection if selection is not None else ()
+
+    def selection(self, *items: Item) -> Selection:
+        return items
+
+    def include(self, path: tuple[Name, ...], group: Selection | None = None) -> Item:
+        return Item(path, group, exclude=False)
+
+    def exclude(self, path: tuple[Name, ...]) -> Item:
+        return Item(path, None, exclude=True)
+
+    def group(self, selection: Selection) -> Selection:
+        return selection
+
+    def path(self, *names: Name) -> tuple[Name, ...]:
+        return names
+
+    def ident(self, token: Token) -> Name:
+        return Name(str(token), _start(token))
+
+    def quoted(self, token: Token) -> Name:
+        return Name(token[1:-1].replace("``", "`"), _start(token))
+
+    def wildcard(self, token: Token) -> Name:
+        return Name(None, _start(token))
+
+
+def _start(token: Token) -> int:
+    assert token.start_pos is not None  # the lexer always records positions
+    return token.start_pos
+
+
+@functools.cache
+def _parser() -> Lark:
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        transformer=_ToSyntax(),
+        propagate_positions=False,
+        maybe_placeholders=False,
+    )
+
+
+# How the terminals of the grammar are called in error messages.
+_READABLE = {
+    "IDENT": "a name",
+    "QUOTED": "a name",
+    "STAR": "'*'",
+    "_COMMA": "','",
+    "_MINUS": "'-'",
+    "_LPAR": "'('",
+    "_RPAR": "')'",
+    "_SLASH": "'/'",
+    "$END": "the end of the expression",
+}
+_ORDER = ("a name", "'*'", "'-'", "'('", "'/'", "','", "')'", "the end of the expression")
+
+
+def parse_syntax(text: str, limits: Limits) -> Selection:
+    """The items of ``text``; raises ``ProjectionSyntaxError`` or ``ProjectionLimitError``."""
+    if len(text) > limits.max_length:
+        raise ProjectionLimitError(
+            f"the expression is longer than {limits.max_length} characters",
+            text,
+            limits.max_length,
+        )
+    try:
+        selection: Selection = _parser().parse(text)  # type: ignore[assignment]
+    except UnexpectedInput as error:
+        raise _syntax_error(text, error) from None
+    _check_depth_and_items(text, selection, limits)
+    return selection
+
+
+def _syntax_error(text: str, error: UnexpectedInput) -> ProjectionSyntaxError:
+    if isinstance(error, UnexpectedCharacters):
+        assert error.pos_in_stream is not None  # the lexer always says where it stopped
+        pos = error.pos_in_stream
+        # Every character starts some token except a backtick that no closing backtick matches.
+        found = "unterminated quoted name" if text[pos] == "`" else f"unexpected {text[pos]!r}"
+    elif isinstance(error, UnexpectedToken) and error.token.type != "$END":
+        pos, found = _start(error.token), f"unexpected {_describe(error.token)}"
+    else:
+        pos, found = len(text), "unexpected end of the expression"
+    expected = _expected_at(text, pos)
+    message = f"{found} at column {pos + 1}"
+    if expected:
+        message += f": expected {_or_list(expected)}"
+    return ProjectionSyntaxError(message, text, pos, expected)
+
+
+def _expected_at(text: str, pos: int) -> tuple[str, ...]:
+    """What could stand at ``pos``, read off the parser state just before the faulty token.
+
+    The state in the error itself can be wrong: LALR may already have reduced on the faulty
+    lookahead (``a(b`` then the end reduces the group, leaving only ``)`` acceptable).
+    """
+    replay = _parser().parse_interactive(text)
+    try:
+        for token in replay.iter_parse():
+            if _start(token) >= pos:
+                break
+    except UnexpectedInput:
+        pass
+    terminals = replay.accepts()  # type: ignore[no-untyped-call]
+    words = {_READABLE[terminal] for terminal in terminals}
+    return tuple(word for word in _ORDER if word in words)
+
+
+def _describe(token: Token) -> str:
+    if token.type in ("IDENT", "QUOTED"):
+        return f"name {str(token)!r}"
+    return repr(str(token))
+
+
+def _or_list(words: tuple[str, ...]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _check_depth_and_items(text: str, selection: Selection, limits: Limits) -> None:
+    """Raise at the first name, left to right, that is nested too deep or one name too many."""
+    count = 0
+    # Each frame: the items of one group level, the next one to visit, and the group's depth.
+    stack: list[tuple[Selection, int, int]] = [(selection, 0, 0)]
+    while stack:
+        items, index, base = stack.pop()
+        if index == len(items):
+            continue
+        item = items[index]
+        stack.append((items, index + 1, base))
+        for offset, name in enumerate(item.path, start=1):
+            count += 1
+            if base + offset > limits.max_depth:
+                raise ProjectionLimitError(
+                    f"names are nested deeper than {limits.max_depth} levels",
+                    text,
+                    name.pos,
+                )
+            if count > limits.max_items:
+                raise ProjectionLimitError(
+                    f"the expression names more than {limits.max_items} fields", text, name.pos
+                )
+        if item.group is not None:
+            stack.append((item.group, 0, base + len(item.path)))

@@ -1,0 +1,181 @@
+"""Syntax to mask: the value every projection denotes, and its algebra (DESIGN.md section 4).
+
+A mask is ``DROP``, ``WHOLE`` or a ``Node`` (a default mask plus ordered entries). Masks are
+immutable, always simplified, and compare as DESIGN says: entry order counts only under a ``DROP``
+default. ``build`` turns parsed syntax into a mask; ``union`` and ``compose`` are closed over masks.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from typing import Final, TypeAlias, final
+
+from ._grammar import Item, Name, Selection
+
+__all__ = ["DROP", "WHOLE", "Leaf", "Mask", "Node", "build", "compose", "node", "union"]
+
+
+class Leaf(enum.Enum):
+    """The two masks without entries."""
+
+    DROP = "drop"
+    WHOLE = "whole"
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+DROP: Final = Leaf.DROP
+WHOLE: Final = Leaf.WHOLE
+
+
+@final
+class Node:
+    """A mask for an object: ``entries`` for the keys it names, ``default`` for every other key.
+
+    Build nodes with ``node()``, which simplifies; never mutate ``entries``.
+    """
+
+    __slots__ = ("_hash", "default", "entries")
+
+    default: Mask
+    entries: Mapping[str, Mask]
+
+    def __init__(self, default: Mask, entries: Mapping[str, Mask]) -> None:
+        self.default = default
+        self.entries = entries
+        ordered = default is DROP
+        self._hash = hash(
+            (default, tuple(entries.items()) if ordered else frozenset(entries.items()))
+        )
+
+    def gives(self, key: str) -> Mask:
+        """The mask this node applies to ``key``."""
+        return self.entries.get(key, self.default)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Node):
+            return NotImplemented
+        if self is other:
+            return True
+        if self._hash != other._hash or self.default != other.default:
+            return False
+        if self.default is DROP:
+            return list(self.entries.items()) == list(other.entries.items())
+        return self.entries == other.entries
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"Node({self.default!r}, {dict(self.entries)!r})"
+
+
+Mask: TypeAlias = Leaf | Node
+
+
+def node(default: Mask, entries: Iterable[tuple[str, Mask]]) -> Mask:
+    """The simplified mask: no entry equal to the default, and an empty WHOLE node is WHOLE."""
+    # Later pairs for a key replace earlier ones but keep the key's first position.
+    merged = dict(entries)
+    kept = {key: mask for key, mask in merged.items() if mask != default}
+    if default is WHOLE and not kept:
+        return WHOLE
+    return Node(default, kept)
+
+
+NOTHING: Final = node(DROP, ())
+
+
+def union(left: Mask, right: Mask) -> Mask:
+    """Keeps every path that ``left`` or ``right`` keeps; entries in left's order, then right's."""
+    if left is DROP or right is WHOLE:
+        return right
+    if right is DROP or left is WHOLE:
+        return left
+    assert isinstance(left, Node)
+    assert isinstance(right, Node)
+    keys = [*left.entries, *(key for key in right.entries if key not in left.entries)]
+    return node(
+        union(left.default, right.default),
+        ((key, union(left.gives(key), right.gives(key))) for key in keys),
+    )
+
+
+def compose(outer: Mask, inner: Mask) -> Mask:
+    """``outer`` applied after ``inner``: what both keep (rule 12)."""
+    if outer is DROP or inner is DROP:
+        return DROP
+    if outer is WHOLE:
+        return inner
+    if inner is WHOLE:
+        return outer
+    assert isinstance(outer, Node)
+    assert isinstance(inner, Node)
+    # Under a DROP default only the outer's entries survive, so its order is the result's order;
+    # otherwise the inner's order, which is the one that counts when the inner default is DROP.
+    first, second = (outer, inner) if outer.default is DROP else (inner, outer)
+    keys = [*first.entries, *(key for key in second.entries if key not in first.entries)]
+    return node(
+        compose(outer.default, inner.default),
+        ((key, compose(outer.gives(key), inner.gives(key))) for key in keys),
+    )
+
+
+def build(selection: Selection, *, fold: bool = False) -> Mask:
+    """The mask of a parsed selection; with ``fold`` every name is folded with ``str.casefold``."""
+    includes: dict[str, Mask] = {}
+    wildcard: Mask | None = None
+    excludes: list[tuple[Name, ...]] = []
+    for item in selection:
+        if item.exclude:
+            excludes.append(item.path)
+            continue
+        mask = _include(item, fold)
+        key = _key(item.path[0], fold)
+        if key is None:
+            wildcard = mask if wildcard is None else union(wildcard, mask)
+        else:
+            includes[key] = union(includes[key], mask) if key in includes else mask
+    # A selection with named includes and no "*" keeps only what it names; one without includes
+    # keeps everything it does not exclude.
+    if wildcard is None:
+        wildcard = DROP if includes else WHOLE
+    result = node(wildcard, includes.items())
+    for path in excludes:
+        result = _exclude(result, [_key(name, fold) for name in path])
+    return result
+
+
+def _include(item: Item, fold: bool) -> Mask:
+    """What an include gives its first name: ``k/rest(G)`` is ``k(rest(G))``."""
+    if len(item.path) > 1:
+        return build((item._replace(path=item.path[1:]),), fold=fold)
+    if item.group is not None:
+        return build(item.group, fold=fold)
+    return WHOLE
+
+
+def _key(name: Name, fold: bool) -> str | None:
+    if name.key is None or not fold:
+        return name.key
+    return name.key.casefold()
+
+
+def _exclude(mask: Mask, path: list[str | None]) -> Mask:
+    """``mask`` without ``path`` (``None`` is the wildcard segment)."""
+    if mask is DROP:
+        return DROP
+    target = Node(WHOLE, {}) if mask is WHOLE else mask
+    assert isinstance(target, Node)
+    head, rest = path[0], path[1:]
+    if head is None:
+        if not rest:
+            return NOTHING
+        return node(
+            _exclude(target.default, rest),
+            ((key, _exclude(entry, rest)) for key, entry in target.entries.items()),
+        )
+    excluded = _exclude(target.gives(head), rest) if rest else DROP
+    return node(target.default, [*target.entries.items(), (head, excluded)])

@@ -1,0 +1,79 @@
+"""The reference applier: a mask applied to Python values (DESIGN.md section 4, rules 1 to 10).
+
+This is the oracle every faster path is tested against, written for clarity over speed. Objects
+are ``dict``, arrays are ``list``; anything else is a primitive and passes unchanged. Recursion
+follows the mask, never the document: arrays nested to any depth are walked with a stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._mask import DROP, WHOLE, Mask, Node
+
+__all__ = ["apply"]
+
+
+def apply(mask: Mask, value: Any, *, case_insensitive: bool = False) -> Any:
+    """``value`` projected by ``mask``; the input is never modified, kept values are shared."""
+    if mask is WHOLE:
+        return value
+    assert isinstance(mask, Node)
+    return _apply_node(mask, value, case_insensitive)
+
+
+def _apply_node(node: Node, value: Any, folded: bool) -> Any:
+    if isinstance(value, dict):
+        return _apply_object(node, value, folded)
+    if isinstance(value, list):
+        return map_nested(value, lambda element: _apply_node(node, element, folded))
+    return value
+
+
+def _apply_object(node: Node, value: dict[str, Any], folded: bool) -> dict[str, Any]:
+    if node.default is DROP:
+        return {
+            key: apply(mask, value[key], case_insensitive=folded)
+            for key, mask in _named(node, value, folded)
+        }
+    result = {}
+    for key, item in value.items():
+        mask = node.gives(key.casefold() if folded else key)
+        if mask is not DROP:
+            result[key] = apply(mask, item, case_insensitive=folded)
+    return result
+
+
+def _named(node: Node, value: dict[str, Any], folded: bool) -> list[tuple[str, Mask]]:
+    """The document keys a DROP-default node keeps, in entry order, each with its mask."""
+    if not folded:
+        return [(key, mask) for key, mask in node.entries.items() if key in value]
+    # Several spellings can fold to one entry: they come out together, in document order.
+    spellings: dict[str, list[str]] = {}
+    for key in value:
+        spellings.setdefault(key.casefold(), []).append(key)
+    return [(key, mask) for entry, mask in node.entries.items() for key in spellings.get(entry, ())]
+
+
+def map_nested(value: list[Any], function: Callable[[Any], Any]) -> list[Any]:
+    """``value`` with ``function`` applied to every element that is not a list, at any depth.
+
+    Arrays keep their length, order and nesting. A stack instead of recursion, so arrays nested
+    deeper than the interpreter's recursion limit are fine.
+    """
+    root: list[Any] = []
+    stack: list[tuple[list[Any], int, list[Any]]] = [(value, 0, root)]
+    while stack:
+        source, index, target = stack.pop()
+        while index < len(source):
+            element = source[index]
+            index += 1
+            if isinstance(element, list):
+                child: list[Any] = []
+                target.append(child)
+                stack.append((source, index, target))
+                source, index, target = element, 0, child
+            else:
+                target.append(function(element))
+    return root

@@ -1,0 +1,311 @@
+"""The ``Projection`` value: a mask with its options, canonical text, FieldMask paths and algebra.
+
+``parse`` is text -> syntax (``_grammar``) -> mask (``_mask``). A ``Projection`` is immutable and
+hashable; equality is equality of masks and of ``case_insensitive``, and ``str(p)`` is canonical:
+``parse(str(p), <p's options>) == p``, and ``p == q`` exactly when ``str(p) == str(q)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, Final, final
+
+from . import _mask, _reference
+from ._grammar import Limits, parse_syntax
+from ._mask import DROP, WHOLE, Mask, Node
+
+__all__ = ["Projection", "parse"]
+
+# DESIGN.md section 3: a name is quoted when it is empty, starts with "-", or holds one of these.
+_NEEDS_QUOTES: Final = re.compile(r"[,()/*`\x20\t\r\n]")
+# A FieldMask path segment is quoted when it holds "." or "`", or is "*" or empty.
+_PATH_NEEDS_QUOTES: Final = re.compile(r"[.`]")
+# Masks nest one level per name; this keeps every recursion over them far from Python's limit.
+_DEPTH_CEILING: Final = 256
+
+
+@final
+class Projection:
+    """A parsed ``responseFields`` expression: which parts of a JSON document to keep.
+
+    Build one with ``projection.parse`` or ``Projection.from_paths``. ``str(p)`` is the canonical
+    expression, ``p.apply(value)`` projects Python values, ``p | q`` and ``p & q`` combine.
+    """
+
+    __slots__ = ("_case_insensitive", "_mask")
+
+    _mask: Mask
+    _case_insensitive: bool
+
+    def __init__(self, mask: Mask, *, case_insensitive: bool = False) -> None:
+        object.__setattr__(self, "_mask", mask)
+        object.__setattr__(self, "_case_insensitive", case_insensitive)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Projection is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Projection is immutable; cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (self._mask, self._case_insensitive))
+
+    @property
+    def mask(self) -> Mask:
+        """The mask this projection holds (DESIGN.md section 4)."""
+        return self._mask
+
+    @property
+    def case_insensitive(self) -> bool:
+        """Whether names match document keys by ``str.casefold`` (rule 10)."""
+        return self._case_insensitive
+
+    # -- values -------------------------------------------------------------------------------
+
+    def apply(self, value: Any) -> Any:
+        """``value`` (``dict``, ``list`` and JSON primitives) projected; the reference semantics."""
+        return _reference.apply(self._mask, value, case_insensitive=self._case_insensitive)
+
+    # -- algebra ------------------------------------------------------------------------------
+
+    def __or__(self, other: Projection) -> Projection:
+        """The union: keeps every path that either side keeps."""
+        if not isinstance(other, Projection):
+            return NotImplemented
+        return Projection(_mask.union(self._mask, other._mask), case_insensitive=self._same(other))
+
+    def __and__(self, other: Projection) -> Projection:
+        """The composition ``self`` after ``other``: what both keep, narrowed step by step."""
+        if not isinstance(other, Projection):
+            return NotImplemented
+        return Projection(
+            _mask.compose(self._mask, other._mask), case_insensitive=self._same(other)
+        )
+
+    def _same(self, other: Projection) -> bool:
+        if self._case_insensitive != other._case_insensitive:
+            raise ValueError(
+                "cannot combine a case-insensitive projection with a case-sensitive one"
+            )
+        return self._case_insensitive
+
+    # -- identity -----------------------------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Projection):
+            return NotImplemented
+        return self._case_insensitive == other._case_insensitive and self._mask == other._mask
+
+    def __hash__(self) -> int:
+        return hash((self._mask, self._case_insensitive))
+
+    def __str__(self) -> str:
+        # The top of a projection is WHOLE or a node, never DROP.
+        return _selection_text(self._mask) if isinstance(self._mask, Node) else ""
+
+    def __repr__(self) -> str:
+        option = ", case_insensitive=True" if self._case_insensitive else ""
+        return f"projection.parse({str(self)!r}{option})"
+
+    # -- FieldMask paths ----------------------------------------------------------------------
+
+    def paths(self) -> list[str]:
+        """The dotted FieldMask paths that say this projection, depth first in entry order.
+
+        ``["*"]`` for everything; ``"x.*.y"`` where every key of ``x`` keeps ``y``. Raises
+        ``ValueError`` for what paths cannot say: exclusions, ``*`` beside named keys, ``{}``.
+        """
+        return _paths(self._mask) if isinstance(self._mask, Node) else ["*"]
+
+    @classmethod
+    def from_paths(
+        cls, paths: Iterable[str], *, case_insensitive: bool = False, max_depth: int = 32
+    ) -> Projection:
+        """The projection keeping exactly ``paths`` (the inverse of ``paths()``).
+
+        ``ValueError`` for no paths, an empty or malformed path, ``*`` beside named paths at one
+        level, or a path longer than ``max_depth`` segments.
+        """
+        if isinstance(paths, str):
+            raise TypeError("from_paths takes an iterable of paths, not one string")
+        _check_depth_option(max_depth)
+        trie: _Trie = {}
+        count = 0
+        for path in paths:
+            segments = _split_path(path)
+            if len(segments) > max_depth:
+                raise ValueError(f"path {path!r} is deeper than {max_depth} segments")
+            count += 1
+            level = trie
+            for segment in segments:
+                key = segment.casefold() if case_insensitive and segment is not None else segment
+                level = level.setdefault(key, {})
+            level[_END] = {}
+        if not count:
+            raise ValueError("from_paths needs at least one path")
+        return cls(_trie_mask(trie), case_insensitive=case_insensitive)
+
+
+def parse(
+    text: str,
+    *,
+    case_insensitive: bool = False,
+    max_length: int = 4096,
+    max_depth: int = 32,
+    max_items: int = 1024,
+) -> Projection:
+    """Parse a ``responseFields`` expression into a ``Projection``.
+
+    Raises ``ProjectionSyntaxError`` (with ``pos``, ``column``, ``expected`` and a caret) or
+    ``ProjectionLimitError`` when the text is longer than ``max_length`` characters, nests names
+    deeper than ``max_depth`` or names more than ``max_items`` fields; ``TypeError`` if not a str.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"a responseFields expression must be str, not {type(text).__name__}")
+    _check_depth_option(max_depth)
+    syntax = parse_syntax(text, Limits(max_length, max_depth, max_items))
+    return Projection(_mask.build(syntax, fold=case_insensitive), case_insensitive=case_insensitive)
+
+
+def _restore(mask: Mask, case_insensitive: bool) -> Projection:
+    return Projection(mask, case_insensitive=case_insensitive)
+
+
+def _check_depth_option(max_depth: int) -> None:
+    if not 1 <= max_depth <= _DEPTH_CEILING:
+        raise ValueError(f"max_depth must be between 1 and {_DEPTH_CEILING}, not {max_depth}")
+
+
+# -- canonical text ---------------------------------------------------------------------------
+
+
+def _quote(name: str) -> str:
+    if name and not name.startswith("-") and not _NEEDS_QUOTES.search(name):
+        return name
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _selection_text(node: Node) -> str:
+    """The comma list that denotes ``node`` (DESIGN.md section 4, "Canonical text")."""
+    if node.default is DROP:
+        if not node.entries:
+            return "-*"
+        return ",".join(_include_text(key, mask) for key, mask in node.entries.items())
+    if node.default is WHOLE:
+        exclusions = _exclusion_paths(node)
+        if exclusions is not None:
+            return ",".join("-" + "/".join(map(_quote, path)) for path in exclusions)
+        parts = ["*"]
+    else:
+        assert isinstance(node.default, Node)
+        parts = [f"*({_selection_text(node.default)})"]
+    for key in sorted(node.entries):
+        mask = node.entries[key]
+        parts.append("-" + _quote(key) if mask is DROP else _include_text(key, mask))
+    return ",".join(parts)
+
+
+def _include_text(key: str, mask: Mask) -> str:
+    if isinstance(mask, Node):
+        return f"{_quote(key)}({_selection_text(mask)})"
+    return _quote(key)
+
+
+def _exclusion_paths(node: Node) -> list[tuple[str, ...]] | None:
+    """Sorted paths of a WHOLE-default node that only excludes, or None if it does more."""
+    paths: list[tuple[str, ...]] = []
+    for key in sorted(node.entries):
+        mask = node.entries[key]
+        if mask is DROP:
+            paths.append((key,))
+            continue
+        if not (isinstance(mask, Node) and mask.default is WHOLE):
+            return None
+        inner = _exclusion_paths(mask)
+        if inner is None:
+            return None
+        paths.extend((key, *path) for path in inner)
+    return paths
+
+
+# -- FieldMask paths --------------------------------------------------------------------------
+
+_Trie = dict[Any, "_Trie"]
+# Marks a trie level where a path ends: everything below it is kept.
+_END: Final = object()
+
+
+def _paths(node: Node) -> list[str]:
+    if node.default is DROP:
+        if not node.entries:
+            raise ValueError("paths cannot say a projection that keeps an object but no key of it")
+        paths: list[str] = []
+        for key, mask in node.entries.items():
+            segment = _path_segment(key)
+            if mask is WHOLE:
+                paths.append(segment)
+            else:
+                assert isinstance(mask, Node)
+                paths.extend(f"{segment}.{path}" for path in _paths(mask))
+        return paths
+    if node.entries or not isinstance(node.default, Node):
+        raise ValueError(f"paths cannot say {_selection_text(node)!r}: it excludes or mixes '*'")
+    return [f"*.{path}" for path in _paths(node.default)]
+
+
+def _path_segment(key: str) -> str:
+    if key and key != "*" and not _PATH_NEEDS_QUOTES.search(key):
+        return key
+    return "`" + key.replace("`", "``") + "`"
+
+
+def _split_path(path: str) -> list[str | None]:
+    """The segments of one dotted path; ``None`` is an unquoted ``*``."""
+    if not isinstance(path, str):
+        raise TypeError(f"a path must be str, not {type(path).__name__}")
+    segments: list[str | None] = []
+    index = 0
+    while True:
+        if path.startswith("`", index):
+            end = index + 1
+            chunks: list[str] = []
+            while True:
+                close = path.find("`", end)
+                if close < 0:
+                    raise ValueError(f"unterminated quote at {index} in path {path!r}")
+                chunks.append(path[end:close])
+                if not path.startswith("`", close + 1):
+                    break
+                chunks.append("`")
+                end = close + 2
+            segment: str | None = "".join(chunks)
+            index = close + 1
+            if index < len(path) and path[index] != ".":
+                raise ValueError(f"expected '.' at {index} in path {path!r}")
+        else:
+            dot = path.find(".", index)
+            end = len(path) if dot < 0 else dot
+            raw = path[index:end]
+            if not raw:
+                raise ValueError(f"empty segment at {index} in path {path!r}")
+            if "`" in raw:
+                raise ValueError(f"unexpected '`' inside segment {raw!r} of path {path!r}")
+            segment = None if raw == "*" else raw
+            index = end
+        segments.append(segment)
+        if index == len(path):
+            return segments
+        index += 1  # past the "."
+        if index == len(path):
+            raise ValueError(f"empty segment at {index} in path {path!r}")
+
+
+def _trie_mask(level: _Trie) -> Mask:
+    if _END in level:
+        return WHOLE
+    wildcard = level.get(None)
+    named = [(key, _trie_mask(child)) for key, child in level.items() if key is not None]
+    if wildcard is not None and named:
+        raise ValueError("'*' cannot stand beside named paths at the same level")
+    return _mask.node(DROP if wildcard is None else _trie_mask(wildcard), named)

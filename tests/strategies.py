@@ -1,0 +1,100 @@
+"""Hypothesis strategies shared by the property tests: expressions and JSON documents.
+
+Expressions are generated from the grammar (with random white space), documents from JSON values
+whose keys are drawn from the same small pool of names, so projections and documents overlap.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hypothesis import strategies as st
+
+# Names that stress the grammar: quoting, case folding, punctuation that is ordinary in a name.
+KEY_POOL = [
+    "a",
+    "b",
+    "c",
+    "A",
+    "B",
+    "ß",
+    "SS",
+    "é",
+    "x-y",
+    "a.b",
+    "",
+    "*",
+    "-k",
+    "two words",
+    "q`t",
+]
+_QUOTE_NEEDED = re.compile(r"[,()/*`\x20\t\r\n]")
+
+# Mostly a few plain names, so that expressions and documents often meet on the same keys.
+keys = st.one_of(st.sampled_from(["a", "b", "c"]), st.sampled_from(KEY_POOL))
+_white_space = st.sampled_from(["", "", "", " ", "\t", "\n", " \r\n "])
+
+
+def quote(name: str) -> str:
+    """``name`` as it must be written in an expression."""
+    if name and not name.startswith("-") and not _QUOTE_NEEDED.search(name):
+        return name
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _spaced(text: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.tuples(_white_space, text, _white_space).map("".join)
+
+
+_names = st.one_of(keys.map(quote), st.just("*"))
+_paths = st.lists(_spaced(_names), min_size=1, max_size=3).map("/".join)
+
+
+def _items(selection: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    bare = _paths
+    grouped = st.tuples(_paths, selection).map(lambda pair: f"{pair[0]}({pair[1]})")
+    excluded = _paths.map(lambda path: "-" + path)
+    return st.one_of(bare, grouped, excluded)
+
+
+def _selection(items: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.lists(items, min_size=1, max_size=4).map(",".join)
+
+
+def item_lists(max_size: int = 5) -> st.SearchStrategy[list[str]]:
+    """The items of one top-level selection, to be joined with commas in any order."""
+    return st.lists(_items(selections), min_size=1, max_size=max_size)
+
+
+selections: st.SearchStrategy[str] = st.recursive(
+    _selection(st.one_of(_paths, _paths.map(lambda path: "-" + path))),
+    lambda inner: _selection(_items(inner)),
+    max_leaves=12,
+)
+# Every expression the grammar accepts, the empty one included.
+expressions: st.SearchStrategy[str] = st.one_of(st.just(""), selections)
+
+_primitives = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53), max_value=2**53),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+)
+
+documents: st.SearchStrategy[Any] = st.recursive(
+    _primitives,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(keys, children, max_size=6),
+    ),
+    max_leaves=30,
+)
+# Objects at the top, as API payloads are, with objects likely one level down too.
+objects: st.SearchStrategy[dict[str, Any]] = st.dictionaries(keys, documents, max_size=8)
+
+# Arbitrary text, weighted towards the characters the grammar cares about.
+texts = st.text(alphabet=st.sampled_from(list("ab-*,()/` \t\nAé.")), max_size=24) | st.text(
+    max_size=24
+)

@@ -1,0 +1,112 @@
+"""The ``projection`` command, run as users run it: a subprocess with real pipes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+import projection
+from projection._cli import main
+
+
+def run(*arguments: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "projection", *arguments],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_check_prints_the_canonical_form_the_tree_and_the_paths() -> None:
+    result = run("check", " customerAccount(contacts(address)), accessToken ")
+    assert result.returncode == 0
+    assert result.stdout.decode().splitlines() == [
+        "customerAccount(contacts(address)),accessToken",
+        "├── 'customerAccount'",
+        "│   └── 'contacts'",
+        "│       └── 'address'  keep",
+        "└── 'accessToken'  keep",
+        "paths: customerAccount.contacts.address, accessToken",
+    ]
+
+
+def test_check_json_is_for_machines() -> None:
+    result = run("check", "--json", "a(b),-a/c,*(d)")
+    assert result.returncode == 0
+    report = orjson.loads(result.stdout)
+    assert report == {
+        "canonical": "*(d),a(b)",
+        "case_insensitive": False,
+        "paths": None,
+        "tree": {
+            "default": {"default": "drop", "entries": [{"key": "d", "mask": "whole"}]},
+            "entries": [
+                {
+                    "key": "a",
+                    "mask": {"default": "drop", "entries": [{"key": "b", "mask": "whole"}]},
+                }
+            ],
+        },
+    }
+
+
+def test_check_reports_a_bad_expression_with_its_caret_and_status_1() -> None:
+    result = run("check", "a(b")
+    assert result.returncode == 1
+    assert result.stdout == b""
+    assert result.stderr.decode() == (
+        "projection: unexpected end of the expression at column 4: expected '(', '/', ',' or ')'\n"
+        "  a(b\n     ^\n"
+    )
+
+
+def test_apply_projects_ndjson_line_by_line() -> None:
+    lines = b'{"a": 1, "b": {"c": 2, "d": 3}}\n\n{"b": [{"c": 4}, {"d": 5}], "a": 6}\n'
+    result = run("apply", "b/c", stdin=lines)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b'{"b":{"c":2}}\n{"b":[{"c":4},{}]}\n'
+
+
+def test_apply_projects_one_pretty_printed_document_or_array(tmp_path: Path) -> None:
+    document = tmp_path / "tickets.json"
+    document.write_bytes(b'[\n  {"a": 1, "b": 2},\n  {"b": 3}\n]\n')
+    result = run("apply", "-b", str(document))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b'[{"a":1},{}]\n'
+
+
+def test_apply_says_which_line_is_invalid() -> None:
+    result = run("apply", "a", stdin=b'{"a": 1}\n{"a": 2\n')
+    assert result.returncode == 1
+    assert result.stdout == b'{"a":1}\n'
+    assert b"line 2" in result.stderr
+
+
+def test_sample_and_apply_make_the_main_job() -> None:
+    sample = run("sample", "-n", "5")
+    assert sample.returncode == 0
+    assert len(sample.stdout.splitlines()) == 5
+    expression = "customerAccount(contacts(address)),accessToken"
+    result = run("apply", expression, stdin=sample.stdout)
+    assert result.returncode == 0, result.stderr
+    expected = projection.parse(expression)
+    for source, projected in zip(
+        sample.stdout.splitlines(), result.stdout.splitlines(), strict=True
+    ):
+        assert orjson.loads(projected) == expected.apply(orjson.loads(source))
+
+
+def test_apply_from_a_terminal_says_how_to_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    assert main(["apply", "a"]) == 2
+
+
+def test_misuse_exits_with_status_2() -> None:
+    assert run("frobnicate").returncode == 2
+    assert run("apply").returncode == 2

@@ -1,0 +1,150 @@
+"""Errors of DESIGN.md section 5: rendered messages, positions, limits, no unbounded recursion."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+import projection
+from projection import (
+    ExpressionError,
+    ProjectionError,
+    ProjectionLimitError,
+    ProjectionSyntaxError,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "rendered"),
+    [
+        (
+            "a()",
+            "unexpected ')' at column 3: expected a name, '*' or '-'\n  a()\n    ^",
+        ),
+        (
+            "a(b",
+            "unexpected end of the expression at column 4: expected '(', '/', ',' or ')'\n"
+            "  a(b\n     ^",
+        ),
+        (
+            "a(b)c",
+            "unexpected name 'c' at column 5: expected ',' or the end of the expression\n"
+            "  a(b)c\n      ^",
+        ),
+        (
+            "-a(b)",
+            "unexpected '(' at column 3: expected '/', ',' or the end of the expression\n"
+            "  -a(b)\n    ^",
+        ),
+        (
+            "items(`productCode, content)",
+            "unterminated quoted name at column 7: expected a name, '*' or '-'\n"
+            "  items(`productCode, content)\n        ^",
+        ),
+        (
+            "a,\n\t,b",
+            "unexpected ',' at column 5: expected a name, '*' or '-'\n  a,  ,b\n      ^",
+        ),
+        (
+            "a//b",
+            "unexpected '/' at column 3: expected a name or '*'\n  a//b\n    ^",
+        ),
+    ],
+)
+def test_syntax_errors_render_message_expression_and_caret(text: str, rendered: str) -> None:
+    with pytest.raises(ProjectionSyntaxError) as caught:
+        projection.parse(text)
+    assert str(caught.value) == rendered
+    assert caught.value.expression == text
+    assert caught.value.column == caught.value.pos + 1
+
+
+def test_syntax_error_lists_what_was_expected() -> None:
+    with pytest.raises(ProjectionSyntaxError) as caught:
+        projection.parse("a/")
+    assert caught.value.pos == 2
+    assert caught.value.expected == ("a name", "'*'")
+
+
+def test_long_expressions_show_a_window_around_the_fault() -> None:
+    text = ",".join(f"field{number}" for number in range(40)) + ",)"
+    with pytest.raises(ProjectionSyntaxError) as caught:
+        projection.parse(text)
+    _, excerpt, caret = str(caught.value).split("\n")
+    assert excerpt.startswith("  ...")
+    assert excerpt.endswith(",)")
+    assert len(excerpt) <= 2 + 72 + 3
+    assert excerpt[caret.index("^")] == ")"
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "pos", "message"),
+    [
+        ("a" * 4097, {}, 4096, "the expression is longer than 4096 characters"),
+        ("a,b,c", {"max_length": 3}, 3, "the expression is longer than 3 characters"),
+        ("a/b/c", {"max_depth": 2}, 4, "names are nested deeper than 2 levels"),
+        ("a(b(c))", {"max_depth": 2}, 4, "names are nested deeper than 2 levels"),
+        ("x,a(b,c/d)", {"max_depth": 2}, 8, "names are nested deeper than 2 levels"),
+        ("a,b,*,c", {"max_items": 3}, 6, "the expression names more than 3 fields"),
+        ("a/b,c(d)", {"max_items": 3}, 6, "the expression names more than 3 fields"),
+        # Whichever limit is crossed first, left to right, wins.
+        ("a/b/c,d,e", {"max_depth": 2, "max_items": 3}, 4, "names are nested deeper than 2 levels"),
+        ("a,b,c,d/e/f", {"max_depth": 2, "max_items": 3}, 6, "the expression names more than"),
+    ],
+)
+def test_limits(text: str, options: dict[str, Any], pos: int, message: str) -> None:
+    with pytest.raises(ProjectionLimitError) as caught:
+        projection.parse(text, **options)
+    assert caught.value.pos == pos
+    assert caught.value.message.startswith(message)
+
+
+def test_length_is_checked_before_syntax_and_syntax_before_depth() -> None:
+    with pytest.raises(ProjectionLimitError):
+        projection.parse("((((", max_length=3)
+    with pytest.raises(ProjectionSyntaxError):
+        projection.parse("a/b/c/", max_depth=1)
+
+
+@pytest.mark.parametrize("shape", ["groups", "paths", "unclosed"])
+def test_nesting_ten_thousand_deep_is_a_limit_error_not_a_recursion_error(shape: str) -> None:
+    depth = 10_000
+    text = {
+        "groups": "a(" * depth + "a" + ")" * depth,
+        "paths": "/".join(["a"] * depth),
+        "unclosed": "a(" * depth + "a",
+    }[shape]
+    assert depth > sys.getrecursionlimit()
+    with pytest.raises(ProjectionLimitError) as caught:
+        projection.parse(text)
+    assert caught.value.pos == 4096
+    if shape == "unclosed":
+        # Syntax is checked before depth, and the parser holds 10,000 open groups without recursing.
+        with pytest.raises(ProjectionSyntaxError) as unclosed:
+            projection.parse(text, max_length=len(text))
+        assert unclosed.value.pos == len(text)
+        return
+    with pytest.raises(ProjectionLimitError) as deeper:
+        projection.parse(text, max_length=len(text))
+    assert deeper.value.pos == 64  # the 33rd name: every name takes two characters
+
+
+@pytest.mark.parametrize("value", [b"a", None, 3, ["a"]])
+def test_the_expression_must_be_a_string(value: object) -> None:
+    with pytest.raises(TypeError, match="must be str"):
+        projection.parse(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("max_depth", [0, 257])
+def test_max_depth_has_a_ceiling(max_depth: int) -> None:
+    with pytest.raises(ValueError, match="max_depth"):
+        projection.parse("a", max_depth=max_depth)
+
+
+def test_every_parse_error_is_an_expression_error() -> None:
+    for error_type in (ProjectionSyntaxError, ProjectionLimitError, projection.UnknownFieldError):
+        assert issubclass(error_type, ExpressionError)
+        assert issubclass(error_type, ProjectionError)
+    assert not issubclass(projection.PayloadError, ExpressionError)

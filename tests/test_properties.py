@@ -1,0 +1,154 @@
+"""Properties of parsing and of the algebra, on generated expressions and documents."""
+
+from __future__ import annotations
+
+from random import Random
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import projection
+from projection import Projection, ProjectionError
+
+from .strategies import documents, expressions, item_lists, objects, texts
+
+flags = st.booleans()
+
+
+def ordered(value: Any) -> bytes:
+    """A byte string that differs whenever values or key order differ."""
+    return orjson.dumps(value)
+
+
+def deep_merge(left: Any, right: Any) -> Any:
+    """What keeping every path of either side gives: objects merged key by key, arrays by index."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        merged = dict(left)
+        for key, value in right.items():
+            merged[key] = deep_merge(left[key], value) if key in left else value
+        return merged
+    if isinstance(left, list) and isinstance(right, list):
+        assert len(left) == len(right)
+        return [deep_merge(a, b) for a, b in zip(left, right, strict=True)]
+    assert left == right
+    return left
+
+
+@given(expressions, flags)
+def test_canonical_text_round_trips(text: str, case_insensitive: bool) -> None:
+    parsed = projection.parse(text, case_insensitive=case_insensitive)
+    again = projection.parse(str(parsed), case_insensitive=case_insensitive)
+    assert again == parsed
+    assert hash(again) == hash(parsed)
+    assert str(again) == str(parsed)
+
+
+@given(expressions, expressions, flags)
+def test_equal_exactly_when_canonical_texts_are_equal(left: str, right: str, folded: bool) -> None:
+    p = projection.parse(left, case_insensitive=folded)
+    q = projection.parse(right, case_insensitive=folded)
+    assert (p == q) == (str(p) == str(q))
+
+
+@given(item_lists(), st.randoms(use_true_random=False), flags)
+def test_reordering_items_keeps_equality_and_text_in_step(
+    items: list[str], random: Random, folded: bool
+) -> None:
+    shuffled = random.sample(items, len(items))
+    p = projection.parse(",".join(items), case_insensitive=folded)
+    q = projection.parse(",".join(shuffled), case_insensitive=folded)
+    assert (p == q) == (str(p) == str(q))
+    # Only key order may depend on the order of items (rule 3).
+    assert p.apply({"a": {"a": 1, "b": 2}, "b": [{"c": 3}], "c": 4}) == q.apply(
+        {"a": {"a": 1, "b": 2}, "b": [{"c": 3}], "c": 4}
+    )
+
+
+@given(expressions, documents, flags)
+def test_canonical_text_applies_like_the_original(text: str, document: Any, folded: bool) -> None:
+    parsed = projection.parse(text, case_insensitive=folded)
+    canonical = projection.parse(str(parsed), case_insensitive=folded)
+    assert ordered(canonical.apply(document)) == ordered(parsed.apply(document))
+
+
+@given(expressions, expressions, objects, flags)
+def test_composition_is_applying_one_after_the_other(
+    left: str, right: str, document: dict[str, Any], folded: bool
+) -> None:
+    p = projection.parse(left, case_insensitive=folded)
+    q = projection.parse(right, case_insensitive=folded)
+    assert ordered((p & q).apply(document)) == ordered(p.apply(q.apply(document)))
+
+
+@given(expressions, expressions, objects, flags)
+def test_union_keeps_every_path_either_side_keeps(
+    left: str, right: str, document: dict[str, Any], folded: bool
+) -> None:
+    p = projection.parse(left, case_insensitive=folded)
+    q = projection.parse(right, case_insensitive=folded)
+    assert (p | q).apply(document) == deep_merge(p.apply(document), q.apply(document))
+
+
+@given(expressions, expressions, expressions)
+def test_union_and_composition_laws(left: str, middle: str, right: str) -> None:
+    p, q, r = (projection.parse(text) for text in (left, middle, right))
+    everything, nothing = projection.parse(""), projection.parse("-*")
+    assert (p | q) | r == p | (q | r)
+    assert p | p == p
+    assert p | nothing == p == nothing | p
+    assert p | everything == everything
+    assert p & p == p
+    assert p & everything == p == everything & p
+    assert p & nothing == nothing == nothing & p
+
+
+@given(expressions, objects)
+def test_composition_is_associative_in_effect(text: str, document: dict[str, Any]) -> None:
+    p = projection.parse(text)
+    q = projection.parse("a,b(c),*(A)")
+    r = projection.parse("-b/c/d")
+    assert ordered(((p & q) & r).apply(document)) == ordered((p & (q & r)).apply(document))
+
+
+@given(expressions, documents)
+def test_applying_twice_changes_nothing(text: str, document: Any) -> None:
+    parsed = projection.parse(text)
+    once = parsed.apply(document)
+    assert ordered(parsed.apply(once)) == ordered(once)
+
+
+@given(expressions, flags)
+def test_paths_say_the_projection_exactly_when_they_can(text: str, folded: bool) -> None:
+    parsed = projection.parse(text, case_insensitive=folded)
+    try:
+        paths = parsed.paths()
+    except ValueError:
+        return
+    assert Projection.from_paths(paths, case_insensitive=folded) == parsed
+
+
+@given(texts)
+def test_any_text_parses_or_raises_a_positioned_error(text: str) -> None:
+    try:
+        parsed = projection.parse(text)
+    except ProjectionError as error:
+        rejected = error
+    else:
+        assert projection.parse(str(parsed)) == parsed
+        return
+    assert isinstance(rejected, projection.ExpressionError)
+    assert 0 <= rejected.pos <= len(text)
+    assert rejected.expression == text
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_mixing_case_sensitivity_is_refused(folded: bool) -> None:
+    p = projection.parse("a", case_insensitive=folded)
+    q = projection.parse("a", case_insensitive=not folded)
+    with pytest.raises(ValueError, match="case-insensitive"):
+        p | q
+    with pytest.raises(ValueError, match="case-insensitive"):
+        p & q

@@ -1,0 +1,35 @@
+"""The README's promises: its two opening commands, and every example in its tour."""
+
+from __future__ import annotations
+
+import doctest
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_opens_with_the_two_commands_that_ci_runs() -> None:
+    first_block = re.match(r"# projection\n\n```sh\n(.*?)```", README, re.DOTALL)
+    assert first_block is not None, "the README must open with its two commands"
+    main_command, test_command = first_block.group(1).strip().splitlines()
+    assert "projection sample" in main_command
+    assert "projection apply" in main_command
+    assert test_command.endswith("-m pytest")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert test_command in ci.splitlines()
+    assert any(line.startswith(main_command) for line in ci.splitlines())
+
+
+def test_readme_examples_run() -> None:
+    examples = "\n".join(re.findall(r"```pycon\n(.*?)```", README, re.DOTALL))
+    assert examples.count(">>>") >= 15
+    test = doctest.DocTestParser().get_doctest(
+        examples, {}, "README.md", str(ROOT / "README.md"), 0
+    )
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted == examples.count(">>>")
+    assert result.failed == 0

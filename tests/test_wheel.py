@@ -1,0 +1,77 @@
+"""The built wheel carries the grammar: installed into a fresh virtual environment, it parses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHECK = """
+import pathlib, sys
+import projection
+from projection import _grammar
+installed = pathlib.Path(projection.__file__).resolve()
+assert installed.is_relative_to(pathlib.Path(sys.prefix).resolve()), installed
+assert (installed.parent / "_data" / "responsefields.lark").is_file()
+print(projection.parse("customerAccount(contacts(address)), accessToken"))
+"""
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_parses_in_a_fresh_environment(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("projection-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert "projection/_data/responsefields.lark" in archive.namelist()
+
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=False)
+    python = environment / "bin" / "python"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
+    )
+    # The runtime dependencies come from this environment; the package itself only from the wheel
+    # (a path added by a .pth file does not have its own .pth files, the editable hook, read).
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(site, "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+
+    result = subprocess.run(
+        [str(python), "-c", CHECK],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "customerAccount(contacts(address)),accessToken\n"
