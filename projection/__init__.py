@@ -6,6 +6,7 @@
 {'customerAccount': {'contacts': []}, 'accessToken': 't'}
 """
 
+from ._cache import ProjectionCache, project
 from ._errors import (
     ExpressionError,
     PayloadError,
@@ -20,11 +21,13 @@ __all__ = [
     "ExpressionError",
     "PayloadError",
     "Projection",
+    "ProjectionCache",
     "ProjectionError",
     "ProjectionLimitError",
     "ProjectionSyntaxError",
     "UnknownFieldError",
     "parse",
+    "project",
 ]
 
 # Errors and values print as ``projection.X`` (tracebacks, reprs): the name users import.
@@ -32,6 +35,7 @@ for _public in (
     ExpressionError,
     PayloadError,
     Projection,
+    ProjectionCache,
     ProjectionError,
     ProjectionLimitError,
     ProjectionSyntaxError,

@@ -7,12 +7,16 @@ a payload is rejected (the error, with its caret, goes to stderr), 2 on misuse o
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import time
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
+from ._bulk import project_stream
 from ._errors import PayloadError, ProjectionError
 from ._mask import DROP, WHOLE, Mask, Node
 from ._tree import Projection, parse
@@ -88,6 +92,21 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     apply.add_argument("expression", metavar="EXPR")
     apply.add_argument("file", metavar="FILE", nargs="?", help="input file (default: stdin)")
+    apply.add_argument(
+        "-w",
+        "--workers",
+        type=int,
+        default=1,
+        help=f"NDJSON: project in this many processes, output in input order (this machine: "
+        f"{os.cpu_count()} cores)",
+    )
+    apply.add_argument(
+        "--on-error",
+        choices=("fail", "skip", "report"),
+        default="fail",
+        help="NDJSON: an invalid line stops the run (fail), or is left out and counted (skip), "
+        "or left out, counted and each one shown (report)",
+    )
     _add_parse_options(apply)
     apply.set_defaults(run=_apply)
 
@@ -192,46 +211,87 @@ def _sample(arguments: argparse.Namespace) -> int:
 
 def _apply(arguments: argparse.Namespace) -> int:
     projection = _parse(arguments)
-    if arguments.file is None:
-        if sys.stdin.isatty():
-            print(
-                "projection apply: reading JSON from the terminal; pipe a file in or name one:\n"
-                "  projection apply EXPR FILE\n  cat tickets.ndjson | projection apply EXPR",
-                file=sys.stderr,
-            )
-            return 2
-        _project_stream(projection, sys.stdin.buffer, sys.stdout.buffer)
-        return 0
-    with open(arguments.file, "rb") as source:
-        _project_stream(projection, source, sys.stdout.buffer)
-    return 0
+    if arguments.workers < 1:
+        raise SystemExit("projection apply: --workers must be 1 or more")
+    if arguments.file is None and sys.stdin.isatty():
+        print(
+            "projection apply: reading JSON from the terminal; pipe a file in or name one:\n"
+            "  projection apply EXPR FILE\n  cat tickets.ndjson | projection apply EXPR",
+            file=sys.stderr,
+        )
+        return 2
+    rejected = _Rejected(report=arguments.on_error == "report")
+    with contextlib.ExitStack() as stack:
+        if arguments.file is None:
+            source, total = sys.stdin.buffer, None
+        else:
+            source = stack.enter_context(open(arguments.file, "rb"))
+            total = os.fstat(source.fileno()).st_size
+        progress = stack.enter_context(_Progress(total)) if sys.stderr.isatty() else None
+        project_stream(
+            projection.compiled(),
+            source,
+            sys.stdout.buffer,
+            workers=arguments.workers,
+            on_error=None if arguments.on_error == "fail" else rejected,
+            progress=progress,
+        )
+    return rejected.summarize()
 
 
-def _project_stream(projection: Projection, source: IO[bytes], sink: IO[bytes]) -> None:
-    """One JSON document (any layout) or NDJSON, told apart by whether line 1 is whole JSON."""
-    first = source.readline()
-    try:
-        head = orjson.loads(first) if first.strip() else None
-    except orjson.JSONDecodeError:
-        document = first + source.read()
-        sink.write(_dump(projection.apply(_load(document))))
-        return
-    if head is not None:
-        sink.write(_dump(projection.apply(head)))
-    for number, line in enumerate(source, start=2):
-        if line.strip():
-            sink.write(_dump(projection.apply(_load(line, line=number))))
+class _Rejected:
+    """Counts the NDJSON lines ``--on-error skip|report`` let through, so none vanishes silently."""
+
+    def __init__(self, *, report: bool) -> None:
+        self.report = report
+        self.lines: list[int] = []
+
+    def __call__(self, error: PayloadError) -> None:
+        assert error.line is not None
+        self.lines.append(error.line)
+        if self.report:
+            print(f"projection: {error}", file=sys.stderr)
+
+    def summarize(self) -> int:
+        """Say how many lines were rejected; the exit status is 1 if any was."""
+        if not self.lines:
+            return 0
+        shown = ", ".join(map(str, self.lines[:20])) + (", ..." if len(self.lines) > 20 else "")
+        count = len(self.lines)
+        print(
+            f"projection: rejected {count} invalid line{'s' if count > 1 else ''}: {shown}",
+            file=sys.stderr,
+        )
+        return 1
 
 
-def _load(data: bytes, *, line: int | None = None) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        where = f"line {line}, " if line is not None else ""
-        raise PayloadError(
-            f"invalid JSON at {where}character {error.pos}: {error.msg}", pos=error.pos, line=line
-        ) from None
+class _Progress:
+    """A one-line progress bar on stderr, redrawn at most five times a second."""
 
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+        self.started = time.monotonic()
+        self.drawn = 0.0
 
-def _dump(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self.drawn < 0.2:
+            return
+        self.drawn = now
+        rate = done / max(now - self.started, 1e-9) / 2**20
+        if self.total:
+            share = min(done / self.total, 1.0)
+            bar = "#" * int(share * 30)
+            line = f"[{bar:<30}] {share:6.1%} {done / 2**20:,.0f} MiB {rate:,.0f} MiB/s"
+        else:
+            line = f"{done / 2**20:,.0f} MiB {rate:,.0f} MiB/s"
+        sys.stderr.write(f"\r{line}\x1b[K")
+        sys.stderr.flush()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.drawn:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()

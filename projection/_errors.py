@@ -118,6 +118,16 @@ class PayloadError(ProjectionError):
         self.index = index
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries in bulk runs; keep the keyword attributes.
+        return (_payload_error, (str(self), self.pos, self.line, self.index))
+
+
+def _payload_error(
+    message: str, pos: int | None, line: int | None, index: int | None
+) -> PayloadError:
+    return PayloadError(message, pos=pos, line=line, index=index)
+
 
 def _excerpt(expression: str, pos: int) -> tuple[str, int]:
     """One display line of ``expression`` around ``pos`` and the caret's offset within it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._mask import DROP, WHOLE, Mask, Node
+from ._mask import WHOLE, Mask, Node, kept
 
 __all__ = ["apply"]
 
@@ -32,28 +32,10 @@ def _apply_node(node: Node, value: Any, folded: bool) -> Any:
 
 
 def _apply_object(node: Node, value: dict[str, Any], folded: bool) -> dict[str, Any]:
-    if node.default is DROP:
-        return {
-            key: apply(mask, value[key], case_insensitive=folded)
-            for key, mask in _named(node, value, folded)
-        }
-    result = {}
-    for key, item in value.items():
-        mask = node.gives(key.casefold() if folded else key)
-        if mask is not DROP:
-            result[key] = apply(mask, item, case_insensitive=folded)
-    return result
-
-
-def _named(node: Node, value: dict[str, Any], folded: bool) -> list[tuple[str, Mask]]:
-    """The document keys a DROP-default node keeps, in entry order, each with its mask."""
-    if not folded:
-        return [(key, mask) for key, mask in node.entries.items() if key in value]
-    # Several spellings can fold to one entry: they come out together, in document order.
-    spellings: dict[str, list[str]] = {}
-    for key in value:
-        spellings.setdefault(key.casefold(), []).append(key)
-    return [(key, mask) for entry, mask in node.entries.items() for key in spellings.get(entry, ())]
+    return {
+        key: apply(mask, value[key], case_insensitive=folded)
+        for key, mask in kept(node, value, folded=folded)
+    }
 
 
 def map_nested(value: list[Any], function: Callable[[Any], Any]) -> list[Any]:

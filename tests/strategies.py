@@ -98,3 +98,45 @@ objects: st.SearchStrategy[dict[str, Any]] = st.dictionaries(keys, documents, ma
 texts = st.text(alphabet=st.sampled_from(list("ab-*,()/` \t\nAé.")), max_size=24) | st.text(
     max_size=24
 )
+
+
+def _spell_string(draw: st.DrawFn, text: str) -> str:
+    """``text`` as a JSON string, some characters written as escapes, as other encoders do."""
+    spelled = []
+    for character in text:
+        if character in '"\\' or ord(character) < 0x20 or draw(st.integers(0, 9)) == 0:
+            spelled.append(f"\\u{ord(character):04x}" if ord(character) < 0x10000 else character)
+        else:
+            spelled.append(character)
+    return '"' + "".join(spelled) + '"'
+
+
+@st.composite
+def _spelled(draw: st.DrawFn, value: Any) -> str:
+    """``value`` as JSON text with random white space, escapes and number spellings."""
+    space = _white_space
+    if isinstance(value, dict):
+        members = [
+            f"{draw(space)}{_spell_string(draw, key)}{draw(space)}:{draw(space)}"
+            f"{draw(_spelled(item))}{draw(space)}"
+            for key, item in value.items()
+        ]
+        return "{" + ",".join(members) + (draw(space) if not members else "") + "}"
+    if isinstance(value, list):
+        items = [f"{draw(space)}{draw(_spelled(item))}{draw(space)}" for item in value]
+        return "[" + ",".join(items) + (draw(space) if not items else "") + "]"
+    if isinstance(value, str):
+        return _spell_string(draw, value)
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, int):
+        return draw(st.sampled_from([str(value), f"{value}.0", f"{value}e0", f"{value}E+00"]))
+    return repr(float(value))
+
+
+# Whole JSON documents as bytes, spelt in the many ways JSON allows.
+json_texts: st.SearchStrategy[bytes] = st.one_of(objects, documents).flatmap(
+    lambda value: st.tuples(_white_space, _spelled(value), _white_space).map(
+        lambda parts: "".join(parts).encode("utf-8", "surrogatepass")
+    )
+)

@@ -15,7 +15,8 @@ import orjson
 import pytest
 
 import projection
-from projection import Projection, ProjectionLimitError, ProjectionSyntaxError
+from projection import ExpressionError, Projection, ProjectionLimitError, ProjectionSyntaxError
+from projection._compile import Compiled
 
 CASES = Path(__file__).resolve().parent / "cases"
 
@@ -24,6 +25,12 @@ Applier = Callable[[Projection, Any], Any]
 # Every way of applying a projection; each must agree with the tables.
 APPLIERS: dict[str, Applier] = {
     "reference": lambda parsed, document: parsed.apply(document),
+    "bytes": lambda parsed, document: orjson.loads(parsed.project(orjson.dumps(document))),
+    "generic": lambda parsed, document: orjson.loads(
+        Compiled(parsed.mask, case_insensitive=parsed.case_insensitive, typed=False).project(
+            orjson.dumps(document)
+        )
+    ),
 }
 
 
@@ -80,7 +87,11 @@ def test_algebra(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", cases("errors"))
 def test_errors(case: dict[str, Any]) -> None:
-    expected = {"syntax": ProjectionSyntaxError, "limit": ProjectionLimitError}[case["error"]]
+    errors: dict[str, type[ExpressionError]] = {
+        "syntax": ProjectionSyntaxError,
+        "limit": ProjectionLimitError,
+    }
+    expected = errors[case["error"]]
     with pytest.raises(expected) as caught:
         projection.parse(case["expression"], **case.get("options", {}))
     assert caught.value.pos == case["pos"]

@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 import projection
-from projection._cli import main
+from projection._cli import _Progress, main
+from projection.kibo import iter_sample_lines
 
 
 def run(*arguments: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
@@ -110,3 +111,50 @@ def test_apply_from_a_terminal_says_how_to_use_it(monkeypatch: pytest.MonkeyPatc
 def test_misuse_exits_with_status_2() -> None:
     assert run("frobnicate").returncode == 2
     assert run("apply").returncode == 2
+
+
+def test_workers_keep_the_input_order_across_many_blocks(tmp_path: Path) -> None:
+    lines = b"".join(iter_sample_lines(1_000, seed=3))
+    assert len(lines) > 3 * 2**20  # several blocks, so several workers take part
+    source = tmp_path / "tickets.ndjson"
+    source.write_bytes(lines)
+    expression = "customerAccount(id,contacts(email)),-customerAccount/contacts/email"
+    one = run("apply", expression, str(source))
+    two = run("apply", "--workers", "2", expression, str(source))
+    assert one.returncode == two.returncode == 0
+    assert one.stdout == two.stdout
+    assert len(one.stdout.splitlines()) == 1_000
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("mode", ["skip", "report"])
+def test_rejected_lines_are_counted_and_reported(mode: str, workers: str) -> None:
+    lines = b'{"a": 1}\n{"a": \n{"a": 3}\nnot json\n'
+    result = run("apply", "a", "--on-error", mode, "--workers", workers, stdin=lines)
+    assert result.returncode == 1
+    assert result.stdout == b'{"a":1}\n{"a":3}\n'
+    errors = result.stderr.decode().splitlines()
+    assert errors[-1] == "projection: rejected 2 invalid lines: 2, 4"
+    if mode == "report":
+        assert errors[0].startswith("projection: line 2: invalid JSON at byte 6")
+        assert errors[1].startswith("projection: line 4: invalid JSON at byte ")
+    else:
+        assert len(errors) == 1
+
+
+def test_failing_stops_at_the_first_invalid_line_with_workers() -> None:
+    lines = b'{"a": 1}\n{"a": \n{"a": 3}\n'
+    result = run("apply", "a", "--workers", "2", stdin=lines)
+    assert result.returncode == 1
+    assert result.stdout == b'{"a":1}\n'
+    assert result.stderr.decode().startswith("projection: line 2: invalid JSON")
+
+
+def test_progress_is_drawn_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    with _Progress(total=4 * 2**20) as progress:
+        progress(2**20)
+        progress(2 * 2**20)  # within 0.2 s of the last drawing: skipped
+    drawn = capsys.readouterr().err
+    assert drawn.startswith("\r[#######                       ]  25.0% 1 MiB ")
+    assert drawn.count("%") == 1
+    assert drawn.endswith("\r\x1b[K")

@@ -1,0 +1,196 @@
+"""The bytes API: the compiled fast path and its generic fallback against the reference applier."""
+
+from __future__ import annotations
+
+import gc
+import io
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import projection
+from projection import PayloadError, ProjectionCache
+from projection._compile import Compiled
+
+from .strategies import documents, expressions, json_texts
+
+flags = st.booleans()
+
+
+def generic(parsed: projection.Projection, data: bytes) -> bytes:
+    """The fallback path alone, for the same projection."""
+    return Compiled(parsed.mask, case_insensitive=parsed.case_insensitive, typed=False).project(
+        data
+    )
+
+
+@given(expressions, documents, flags)
+def test_bytes_api_gives_the_reference_result(text: str, document: Any, folded: bool) -> None:
+    parsed = projection.parse(text, case_insensitive=folded)
+    projected = parsed.project(orjson.dumps(document))
+    # Re-serialised so that key order counts.
+    assert orjson.dumps(orjson.loads(projected)) == orjson.dumps(parsed.apply(document))
+
+
+@given(expressions, st.data(), flags)
+def test_fast_path_and_fallback_give_identical_bytes(
+    text: str, data: st.DataObject, folded: bool
+) -> None:
+    parsed = projection.parse(text, case_insensitive=folded)
+    document = data.draw(json_texts)
+    fast = parsed.project(document)
+    assert fast == generic(parsed, document)
+    assert orjson.dumps(orjson.loads(fast)) == orjson.dumps(parsed.apply(orjson.loads(document)))
+
+
+def test_selected_values_are_copied_byte_for_byte() -> None:
+    data = b'{ "a" : 1.50E+3 , "b":"\\u00e9\\n\\/", "c" : [ 1 ,\n 2 ], "d": {"e" : -0.0}, "f": 1 }'
+    parsed = projection.parse("c,a,b,d")
+    expected = b'{"c":[ 1 ,\n 2 ],"a":1.50E+3,"b":"\\u00e9\\n\\/","d":{"e" : -0.0}}'
+    assert parsed.project(data) == expected
+    assert generic(parsed, data) == expected
+    in_document_order = b'{"a":1.50E+3,"b":"\\u00e9\\n\\/","c":[ 1 ,\n 2 ],"d":{"e" : -0.0}}'
+    assert projection.parse("-f").project(data) == in_document_order
+
+
+@pytest.mark.parametrize("text", ["", "*", " * ", "*(*)"])
+def test_keeping_everything_returns_the_input_itself(text: str) -> None:
+    data = b' {"a": [1, 2]} trailing garbage is not even looked at'
+    assert projection.parse(text).project(data) is data
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'"just a string"', b'"just a string"'),
+        (b" 12.50 ", b"12.50"),
+        (b"null", b"null"),
+        (b'[{"a": 1, "b": 2}, 3, [{"a": [4]}], null]', b'[{"a":1},3,[{"a":[4]}],null]'),
+        (b'{"a": "not an object", "b": 1}', b'{"a":"not an object"}'),
+        (b'{"a": {"b": 1, "a": 2}, "a": {"c": 3}}', b'{"a":{"c": 3}}'),
+    ],
+)
+def test_any_shape_of_document(data: bytes, expected: bytes) -> None:
+    parsed = projection.parse("a")
+    assert parsed.project(data) == expected
+    assert generic(parsed, data) == expected
+
+
+def test_duplicate_keys_keep_their_first_position_and_last_value() -> None:
+    data = b'{"a": 1, "b": 2, "a": 3}'
+    assert projection.parse("-b").project(data) == b'{"a":3}'
+    assert projection.parse("b,a").project(data) == b'{"b":2,"a":3}'
+
+
+def test_keys_are_written_as_standard_json_strings() -> None:
+    data = b'{"t\\u0061b\\t\\u0001\\"\\\\": 1, "\\u00e9": 2}'
+    assert projection.parse("-x").project(data) == '{"tab\\t\\u0001\\"\\\\":1,"é":2}'.encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"a": 1,, "b": 2}', "invalid JSON at byte 8: "),
+        (b'{"a": [1, 2}', "invalid JSON at byte 11: expected ',' or ']'"),
+        (b'{"a": 1} x', "invalid JSON at byte 10: trailing characters"),
+        (b'{"a": [1, 2', "invalid JSON at byte 11: input data was truncated"),
+        (b"", "invalid JSON at byte 0: input data was truncated"),
+    ],
+)
+def test_invalid_json_says_where(data: bytes, message: str) -> None:
+    for parsed in (projection.parse("a"), projection.parse("-b")):
+        with pytest.raises(PayloadError) as caught:
+            parsed.project(data)
+        # The typed and the generic decoder may word the fault differently, never place it so.
+        assert str(caught.value).startswith(message)
+        assert caught.value.pos == int(message.split()[4].rstrip(":"))
+
+
+def test_nesting_too_deep_for_the_decoder_is_a_payload_error() -> None:
+    data = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    for text in ("a", "-b", "a(b)"):
+        with pytest.raises(PayloadError, match="nests deeper"):
+            projection.parse(text).project(data)
+
+
+def test_a_key_that_is_not_unicode_is_a_payload_error() -> None:
+    with pytest.raises(PayloadError, match="not valid Unicode"):
+        projection.parse("-b").project(b'{"\xff": 1}')
+    with pytest.raises(PayloadError):
+        projection.parse("-b").project(b'{"\\ud800": 1}')
+
+
+def test_case_insensitive_matching_on_bytes() -> None:
+    parsed = projection.parse("customeraccount(FIRSTNAME),b", case_insensitive=True)
+    data = b'{"B": 0, "CustomerAccount": {"firstName": "A", "lastName": "B"}, "b": 1}'
+    assert parsed.project(data) == b'{"CustomerAccount":{"firstName":"A"},"B":0,"b":1}'
+
+
+def test_project_lines_takes_bytes_files_and_iterables(tmp_path: Path) -> None:
+    text = b'{"a": 1, "b": 2}\n\n  \r\n{"b": 3}\r\n{"a": [1]}'
+    expected = [b'{"a":1}\n', b"{}\n", b'{"a":[1]}\n']
+    parsed = projection.parse("a")
+    assert list(parsed.project_lines(text)) == expected
+    assert list(parsed.project_lines(io.BytesIO(text))) == expected
+    assert list(parsed.project_lines(text.split(b"\n"))) == expected
+    path = tmp_path / "lines.ndjson"
+    path.write_bytes(text)
+    with path.open("rb") as source:
+        assert list(parsed.project_lines(source)) == expected
+
+
+def test_project_lines_names_the_invalid_line() -> None:
+    lines = projection.parse("a").project_lines(b'{"a": 1}\n\n{"a": 2,}\n{"a": 3}\n')
+    assert next(lines) == b'{"a":1}\n'
+    with pytest.raises(PayloadError, match=r"^line 3: invalid JSON") as caught:
+        next(lines)
+    assert caught.value.line == 3
+    assert caught.value.pos == 8
+    assert str(caught.value) == "line 3: invalid JSON at byte 8: trailing comma in object"
+
+
+def test_the_kibo_collection_envelope() -> None:
+    data = b'{"items": [{"productCode": "P1", "price": {"price": 9.5}}, {"productCode": "P2"}],'
+    data += b' "totalCount": 2, "pageSize": 20}'
+    parsed = projection.parse("items(productCode),totalCount")
+    assert (
+        parsed.project(data)
+        == b'{"items":[{"productCode":"P1"},{"productCode":"P2"}],"totalCount":2}'
+    )
+
+
+def test_the_cache_is_bounded_and_counts_hits() -> None:
+    cache = ProjectionCache(maxsize=2)
+    assert cache.project("a", b'{"a": 1, "b": 2}') == b'{"a":1}'
+    assert cache.project("a", b'{"a": 3}') == b'{"a":3}'
+    cache.project("b", b"{}")
+    cache.project("c", b"{}")
+    assert len(cache) == 2
+    assert (cache.hits, cache.misses) == (1, 3)
+    assert projection.project("-b", b'{"a": 1, "b": 2}') == b'{"a":1}'
+    with pytest.raises(ValueError, match="maxsize"):
+        ProjectionCache(maxsize=0)
+
+
+def _resident_bytes() -> int:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * 4096
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_over_50000_distinct_expressions() -> None:
+    cache = ProjectionCache(maxsize=256)
+    data = b'{"a": {"b": [1, 2]}, "c": "d"}'
+    samples = []
+    for number in range(50_000):
+        cache.project(f"a(b,x{number}),c,-y{number % 7}", data)
+        if number % 10_000 == 9_999:
+            gc.collect()
+            samples.append(_resident_bytes())
+    assert len(cache) == 256
+    growth = samples[-1] - samples[0]
+    assert growth < 8 * 2**20, f"resident memory grew by {growth / 2**20:.1f} MiB: {samples}"
