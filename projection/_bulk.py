@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import io
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from typing import IO, Final
+from typing import IO, Final, NamedTuple
 
 from ._compile import Compiled, is_json
 from ._errors import PayloadError
@@ -23,7 +24,7 @@ __all__ = ["project_lines", "project_stream"]
 
 # Lines are read and sent to workers in blocks of about this many bytes: large enough that the
 # cost of a hand-off is small, small enough that a few blocks in flight use little memory.
-BATCH_BYTES: Final = 1 << 20
+BLOCK_BYTES: Final = 4 << 20
 # Blocks in flight per worker: one being projected, one waiting, so workers never idle.
 _IN_FLIGHT_PER_WORKER: Final = 2
 
@@ -37,65 +38,95 @@ def project_lines(
     """Each non-blank line projected, ending with ``b"\\n"``; lazily, in constant memory."""
     source: Iterable[bytes] = io.BytesIO(lines) if isinstance(lines, bytes) else lines
     for number, line in enumerate(source, start=1):
-        projected = _project_line(compiled, line, number)
+        try:
+            projected = _project_line(compiled, line)
+        except PayloadError as error:
+            raise _numbered(error, number) from None
         if projected is not None:
             yield projected
 
 
-def _project_line(compiled: Compiled, line: bytes, number: int) -> bytes | None:
-    """One NDJSON line projected, or None for a blank line; errors carry the line number."""
+def _project_line(compiled: Compiled, line: bytes) -> bytes | None:
+    """One NDJSON line projected, or None for a blank line."""
     content = line.rstrip(b"\r\n")
     if not content.strip():
         return None
-    try:
-        return compiled.project(content) + b"\n"
-    except PayloadError as error:
-        raise PayloadError(
-            f"line {number}: {error}", pos=error.pos, line=number, index=error.index
-        ) from None
+    return compiled.project(content) + b"\n"
 
 
-def _project_block(
-    compiled: Compiled, block: bytes, first_number: int, keep_going: bool
-) -> tuple[bytes, list[PayloadError]]:
-    """A block of whole lines projected to one block of output, with the lines it rejected.
+def _numbered(error: PayloadError, line: int) -> PayloadError:
+    return PayloadError(f"line {line}: {error}", pos=error.pos, line=line)
 
-    Without ``keep_going`` the block stops at its first invalid line, after what came before it.
-    """
+
+class _Block(NamedTuple):
+    """A block of whole lines, projected."""
+
+    output: bytes
+    size: int  # bytes of input
+    breaks: int  # line breaks in the input, to number the lines of the blocks after it
+    rejected: list[tuple[int, PayloadError]]  # with the 1-based line number inside the block
+
+
+def _project_block(compiled: Compiled, block: bytes, keep_going: bool) -> _Block:
+    """Without ``keep_going`` the block stops at its first invalid line, after what came before."""
     output: list[bytes] = []
-    rejected: list[PayloadError] = []
+    rejected: list[tuple[int, PayloadError]] = []
     # Split on "\n" only: a lone "\r" is white space inside a JSON line, not a line break.
-    for number, line in enumerate(block.split(b"\n"), start=first_number):
+    for number, line in enumerate(block.split(b"\n"), start=1):
         try:
-            projected = _project_line(compiled, line, number)
+            projected = _project_line(compiled, line)
         except PayloadError as error:
-            rejected.append(error)
+            rejected.append((number, error))
             if not keep_going:
                 break
             continue
         if projected is not None:
             output.append(projected)
-    return b"".join(output), rejected
+    return _Block(b"".join(output), len(block), block.count(b"\n"), rejected)
 
 
-def _blocks(first: bytes, source: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    """The stream in blocks of whole lines, about ``BATCH_BYTES`` each, and their first line number.
+def _read_blocks(first: bytes, source: IO[bytes]) -> Iterator[bytes]:
+    """The stream in blocks of whole lines, about ``BLOCK_BYTES`` each.
 
-    Blocks are cut at line breaks by the C code of ``read``, ``readline`` and ``count``, so the
-    process that reads does little work per line.
+    Blocks are cut at line breaks by the C code of ``read`` and ``readline``, so the process that
+    reads does little work per line.
     """
-    number = 1
     block = first
     while True:
-        if len(block) < BATCH_BYTES:
-            block += source.read(BATCH_BYTES - len(block))
+        if len(block) < BLOCK_BYTES:
+            block += source.read(BLOCK_BYTES - len(block))
         if not block.endswith(b"\n"):
             block += source.readline()
         if not block:
             return
-        yield number, block
-        number += block.count(b"\n")
+        yield block
         block = b""
+
+
+def _file_ranges(path: str) -> Iterator[_Range]:
+    """The file in ranges of whole lines, about ``BLOCK_BYTES`` each, found by seeking."""
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        start = 0
+        while start < size:
+            file.seek(min(start + BLOCK_BYTES, size))
+            file.readline()
+            end = file.tell()
+            yield _Range(path, start, end)
+            start = end
+
+
+class _Range(NamedTuple):
+    """Part of a file, for a worker to read itself: cheaper than sending it through a pipe."""
+
+    path: str
+    start: int
+    end: int
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as file:
+            file.seek(self.start)
+            return file.read(self.end - self.start)
 
 
 def project_stream(
@@ -103,13 +134,15 @@ def project_stream(
     source: IO[bytes],
     sink: IO[bytes],
     *,
+    path: str | None = None,
     workers: int = 1,
     on_error: ErrorHandler | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> None:
     """Project ``source`` to ``sink``: one JSON document (any layout), or NDJSON.
 
-    The input is NDJSON when its first line is a whole JSON value. ``progress`` is called with the
+    The input is NDJSON when its first line is a whole JSON value. ``path``, the regular file
+    ``source`` reads, lets workers read their blocks themselves. ``progress`` is called with the
     number of input bytes done so far. With ``on_error`` an invalid NDJSON line is handed to it
     and the run goes on; without, the first invalid line raises after what came before it is
     written.
@@ -122,25 +155,27 @@ def project_stream(
             progress(len(data))
         return
     keep_going = on_error is not None
-    blocks = _blocks(first, source)
-    results = (
-        _project_in_workers(compiled, blocks, workers, keep_going)
-        if workers > 1
-        else (
-            (len(block), *_project_block(compiled, block, start, keep_going))
-            for start, block in blocks
+    blocks: Iterator[_Block]
+    if workers == 1:
+        blocks = (
+            _project_block(compiled, block, keep_going) for block in _read_blocks(first, source)
         )
-    )
-    done = 0
-    for consumed, output, rejected in results:
-        sink.write(output)
-        done += consumed
+    elif path is not None and os.path.isfile(path):
+        blocks = _project_in_workers(compiled, _file_ranges(path), workers, keep_going)
+    else:
+        blocks = _project_in_workers(compiled, _read_blocks(first, source), workers, keep_going)
+    lines_before = done = 0
+    for block in blocks:
+        sink.write(block.output)
+        done += block.size
         if progress is not None:
             progress(done)
-        for error in rejected:
+        for number, error in block.rejected:
+            numbered = _numbered(error, lines_before + number)
             if on_error is None:
-                raise error
-            on_error(error)
+                raise numbered
+            on_error(numbered)
+        lines_before += block.breaks
 
 
 # -- worker processes -------------------------------------------------------------------------
@@ -153,37 +188,36 @@ def _start_worker(mask: Mask, case_insensitive: bool) -> None:
     _worker_compiled = Compiled(mask, case_insensitive=case_insensitive)
 
 
-def _work(block: bytes, first_number: int, keep_going: bool) -> tuple[bytes, list[PayloadError]]:
+def _work(part: bytes | _Range, keep_going: bool) -> _Block:
     assert _worker_compiled is not None
-    return _project_block(_worker_compiled, block, first_number, keep_going)
+    block = part.read() if isinstance(part, _Range) else part
+    return _project_block(_worker_compiled, block, keep_going)
 
 
 def _project_in_workers(
-    compiled: Compiled, blocks: Iterator[tuple[int, bytes]], workers: int, keep_going: bool
-) -> Iterator[tuple[int, bytes, list[PayloadError]]]:
+    compiled: Compiled, parts: Iterator[bytes] | Iterator[_Range], workers: int, keep_going: bool
+) -> Iterator[_Block]:
     """Blocks projected in ``workers`` processes, yielded in input order.
 
     At most a few blocks per worker are in flight, so memory stays bounded however long the
     stream; reading stops once a block fails and errors are not to be skipped.
     """
-    pending: deque[Future[tuple[bytes, list[PayloadError]]]] = deque()
-    sizes: deque[int] = deque()
+    pending: deque[Future[_Block]] = deque()
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=workers,
         initializer=_start_worker,
         initargs=(compiled.mask, compiled.case_insensitive),
     ) as pool:
         while True:
-            for start, block in blocks:
-                pending.append(pool.submit(_work, block, start, keep_going))
-                sizes.append(len(block))
+            for part in parts:
+                pending.append(pool.submit(_work, part, keep_going))
                 if len(pending) >= workers * _IN_FLIGHT_PER_WORKER:
                     break
             if not pending:
                 return
-            output, rejected = pending.popleft().result()
-            yield sizes.popleft(), output, rejected
-            if rejected and not keep_going:
+            block = pending.popleft().result()
+            yield block
+            if block.rejected and not keep_going:
                 for future in pending:
                     future.cancel()
                 return
