@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import importlib.resources
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from ._errors import ProjectionLimitError, ProjectionSyntaxError
@@ -58,36 +58,35 @@ def grammar_text() -> str:
     )
 
 
-@v_args(inline=True)
 class _ToSyntax(Transformer[Token, Selection]):
-    """Called by the LALR parser at each reduction, so building the syntax never recurses."""
+    """Called by the LALR parser at each reduction, so building the syntax never recurses.
 
-    def start(self, selection: Selection | None = None) -> Selection:
-        return selection if selection is not None else ()
+    Callbacks take their children as a list (no ``v_args`` wrapper): parsing is mostly calls.
+    """
 
-    def selection(self, *items: Item) -> Selection:
-        return items
+    def start(self, children: list[Selection]) -> Selection:
+        return children[0] if children else ()
 
-    def include(self, path: tuple[Name, ...], group: Selection | None = None) -> Item:
-        return Item(path, group, exclude=False)
+    def selection(self, items: list[Item]) -> Selection:
+        return tuple(items)
 
-    def exclude(self, path: tuple[Name, ...]) -> Item:
-        return Item(path, None, exclude=True)
+    def include(self, children: list[Any]) -> Item:
+        path, *group = children
+        return Item(path, group[0] if group else None, exclude=False)
 
-    def group(self, selection: Selection) -> Selection:
-        return selection
+    def exclude(self, children: list[tuple[Name, ...]]) -> Item:
+        return Item(children[0], None, exclude=True)
 
-    def path(self, *names: Name) -> tuple[Name, ...]:
-        return names
+    def path(self, tokens: list[Token]) -> tuple[Name, ...]:
+        return tuple(Name(_key(token), _start(token)) for token in tokens)
 
-    def ident(self, token: Token) -> Name:
-        return Name(str(token), _start(token))
 
-    def quoted(self, token: Token) -> Name:
-        return Name(token[1:-1].replace("``", "`"), _start(token))
-
-    def wildcard(self, token: Token) -> Name:
-        return Name(None, _start(token))
+def _key(token: Token) -> str | None:
+    if token.type == "STAR":
+        return None
+    if token.type == "QUOTED":
+        return token[1:-1].replace("``", "`")
+    return str(token)
 
 
 def _start(token: Token) -> int:
@@ -100,7 +99,7 @@ def _parser() -> Lark:
     return Lark(
         grammar_text(),
         parser="lalr",
-        lexer="contextual",
+        lexer="basic",  # no two terminals compete for the same text
         transformer=_ToSyntax(),
         propagate_positions=False,
         maybe_placeholders=False,
