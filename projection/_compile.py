@@ -160,17 +160,6 @@ class Compiled:
 
     def project(self, data: bytes) -> bytes:
         """The projected document; the input itself when the projection keeps everything."""
-        decoder = self._decoder
-        # The common case first, with as little Python around msgspec as possible.
-        if decoder is not None and self._finish is None and len(data) < _LARGE:
-            try:
-                return self._encode(decoder.decode(data))
-            except msgspec.ValidationError:
-                pass  # a shape the Structs do not take: the careful path below
-            except msgspec.DecodeError as error:
-                raise _payload_error(error, data) from None
-            except RecursionError:
-                raise _too_deep() from None
         mask = self._mask
         if not isinstance(mask, Node):
             return data
@@ -182,18 +171,20 @@ class Compiled:
         except msgspec.DecodeError as error:
             raise _payload_error(error, data) from None
         except RecursionError:
-            raise _too_deep() from None
+            raise PayloadError("the JSON nests deeper than the decoder allows") from None
         except UnicodeError as error:
             raise PayloadError(f"a key is not valid Unicode: {error}") from None
 
     def _decode(self, mask: Node, data: bytes) -> Projected:
-        if self._decoder is None:
+        decoder = self._decoder
+        if decoder is None:
             return self._generic(mask, _VALUE.decode(data))
         try:
-            value = self._decoder.decode(data)
+            value = decoder.decode(data)
         except msgspec.ValidationError:
             return self._fallback(mask, data)
-        return value if self._finish is None else self._finish(value)
+        finish = self._finish
+        return value if finish is None else finish(value)
 
     def _fallback(self, mask: Node, data: bytes) -> Projected:
         """A document the typed path could not take: each element of an array on its own."""
@@ -251,10 +242,6 @@ def _first_byte(raw: Raw) -> int:
     while view[index] in _WHITE_SPACE:
         index += 1
     return view[index]
-
-
-def _too_deep() -> PayloadError:
-    return PayloadError("the JSON nests deeper than the decoder allows")
 
 
 def _payload_error(error: msgspec.DecodeError, data: bytes) -> PayloadError:
