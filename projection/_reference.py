@@ -27,7 +27,7 @@ def _apply_node(node: Node, value: Any, folded: bool) -> Any:
     if isinstance(value, dict):
         return _apply_object(node, value, folded)
     if isinstance(value, list):
-        return map_nested(value, lambda element: _apply_node(node, element, folded))
+        return _map_nested(value, lambda element: _apply_node(node, element, folded))
     return value
 
 
@@ -38,7 +38,7 @@ def _apply_object(node: Node, value: dict[str, Any], folded: bool) -> dict[str, 
     }
 
 
-def map_nested(value: list[Any], function: Callable[[Any], Any]) -> list[Any]:
+def _map_nested(value: list[Any], function: Callable[[Any], Any]) -> list[Any]:
     """``value`` with ``function`` applied to every element that is not a list, at any depth.
 
     Arrays keep their length, order and nesting. A stack instead of recursion, so arrays nested
