@@ -1,4 +1,4 @@
-"""The ``projection`` command: check expressions, project JSON and NDJSON, write sample tickets.
+"""The ``projection`` command: check expressions, project JSON and NDJSON, sample tickets, mock.
 
 Every subcommand only calls the public core. Exit status: 0 on success, 1 when an expression or
 a payload is rejected (the error, with its caret, goes to stderr), 2 on misuse of the command.
@@ -20,11 +20,13 @@ from ._bulk import project_stream
 from ._errors import PayloadError, ProjectionError
 from ._mask import DROP, WHOLE, Mask, Node
 from ._tree import Projection, parse
-from .kibo import iter_sample_lines, sample_bytes
+from .kibo import CustomerAuthTicket, iter_sample_lines, sample_bytes
 
 __all__ = ["main"]
 
 _DEFAULT_EXPRESSION = "customerAccount(contacts(address)),accessToken"
+# What ``--schema`` can name: the Kibo models names resolve against.
+_SCHEMAS = {"authticket": CustomerAuthTicket}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,17 +119,42 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "--format", choices=("ndjson", "json"), default="ndjson", help="one per line, or an array"
     )
     sample.set_defaults(run=_sample)
-    return parser, {"check": check, "apply": apply, "sample": sample}
+
+    mock = commands.add_parser(
+        "mock", help="serve a mock of Kibo's anonymous-shopper auth-ticket endpoint (uvicorn)"
+    )
+    mock.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    mock.add_argument("--port", type=int, default=8080, help="port to bind (default: 8080)")
+    mock.add_argument("--token", help="accept only this bearer token (default: any)")
+    mock.add_argument("--seed", type=int, default=0, help="the same seed gives the same tickets")
+    mock.set_defaults(run=_mock)
+    return parser, {"check": check, "apply": apply, "sample": sample, "mock": mock}
 
 
 def _add_parse_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "-i", "--case-insensitive", action="store_true", help="match names ignoring case"
     )
+    command.add_argument(
+        "--schema",
+        choices=sorted(_SCHEMAS),
+        help="resolve names against a Kibo model, ignoring case (authticket: CustomerAuthTicket)",
+    )
+    command.add_argument(
+        "--strict", action="store_true", help="with --schema: reject names the model does not have"
+    )
 
 
 def _parse(arguments: argparse.Namespace) -> Projection:
-    return parse(arguments.expression, case_insensitive=arguments.case_insensitive)
+    if arguments.strict and arguments.schema is None:
+        print("projection: --strict needs --schema", file=sys.stderr)
+        raise SystemExit(2)
+    return parse(
+        arguments.expression,
+        case_insensitive=arguments.case_insensitive,
+        schema=None if arguments.schema is None else _SCHEMAS[arguments.schema],
+        strict=arguments.strict,
+    )
 
 
 # -- check ------------------------------------------------------------------------------------
@@ -206,6 +233,23 @@ def _sample(arguments: argparse.Namespace) -> int:
     return 0
 
 
+# -- mock -------------------------------------------------------------------------------------
+
+
+def _mock(arguments: argparse.Namespace) -> int:
+    # Imported here: uvicorn is an optional dependency, and the other commands do without it.
+    try:
+        import uvicorn
+    except ImportError:
+        print("projection mock: needs uvicorn: pip install 'projection[server]'", file=sys.stderr)
+        return 2
+    from .mock import create_app
+
+    app = create_app(token=arguments.token, seed=arguments.seed)
+    uvicorn.run(app, host=arguments.host, port=arguments.port)
+    return 0
+
+
 # -- apply ------------------------------------------------------------------------------------
 
 
@@ -232,6 +276,7 @@ def _apply(arguments: argparse.Namespace) -> int:
             projection.compiled(),
             source,
             sys.stdout.buffer,
+            path=arguments.file,
             workers=arguments.workers,
             on_error=None if arguments.on_error == "fail" else rejected,
             progress=progress,

@@ -11,10 +11,11 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO, Final, final
 
-from . import _bulk, _mask, _reference
+from . import _bulk, _mask, _reference, _schema
 from ._compile import Compiled
 from ._grammar import Limits, parse_syntax
 from ._mask import DROP, WHOLE, Mask, Node
+from ._schema import Schema
 
 __all__ = ["Projection", "parse"]
 
@@ -23,7 +24,7 @@ _NEEDS_QUOTES: Final = re.compile(r"[,()/*`\x20\t\r\n]")
 # A FieldMask path segment is quoted when it holds "." or "`", or is "*" or empty.
 _PATH_NEEDS_QUOTES: Final = re.compile(r"[.`]")
 # Masks nest one level per name; this keeps every recursion over them far from Python's limit.
-_DEPTH_CEILING: Final = 256
+_DEPTH_CEILING: Final = 128
 
 
 @final
@@ -34,15 +35,24 @@ class Projection:
     expression, ``p.apply(value)`` projects Python values, ``p | q`` and ``p & q`` combine.
     """
 
-    __slots__ = ("_case_insensitive", "_compiled", "_mask")
+    __slots__ = ("_case_insensitive", "_compiled", "_mask", "_schema")
 
     _mask: Mask
     _case_insensitive: bool
     _compiled: Compiled | None
+    _schema: Schema | None
 
-    def __init__(self, mask: Mask, *, case_insensitive: bool = False) -> None:
+    def __init__(
+        self,
+        mask: Mask,
+        *,
+        case_insensitive: bool = False,
+        schema: Schema | None = None,
+    ) -> None:
         object.__setattr__(self, "_mask", mask)
         object.__setattr__(self, "_case_insensitive", case_insensitive)
+        # Kept for ``typed()`` and to show in ``repr``; like the limits, it is no part of equality.
+        object.__setattr__(self, "_schema", schema)
         # Compiled on first use of the bytes API: parsing alone should not pay for msgspec types.
         object.__setattr__(self, "_compiled", None)
 
@@ -53,7 +63,7 @@ class Projection:
         raise AttributeError(f"Projection is immutable; cannot delete {name!r}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore, (self._mask, self._case_insensitive))
+        return (_restore, (self._mask, self._case_insensitive, self._schema))
 
     @property
     def mask(self) -> Mask:
@@ -64,6 +74,29 @@ class Projection:
     def case_insensitive(self) -> bool:
         """Whether names match document keys by ``str.casefold`` (rule 10)."""
         return self._case_insensitive
+
+    @property
+    def schema(self) -> Schema | None:
+        """The Struct type ``parse`` resolved the names against; ``None`` without one, and for the
+        results of ``|`` and ``&``, whose entries follow rule 12's order, not the schema's."""
+        return self._schema
+
+    def typed(self, schema: Schema | None = None) -> Schema:
+        """A msgspec Struct type holding only the fields of ``schema`` that this projection keeps.
+
+        ``schema`` defaults to the one given to ``parse``. Names, encode names, field order and
+        types are the schema's; nested Structs the projection narrows are derived the same way,
+        and every field defaults to ``UNSET``, so both a full and a projected document decode into
+        it with nothing invented. Types are kept in a bounded cache: repeated calls return the
+        same type.
+        """
+        if schema is None:
+            if self._schema is None:
+                raise TypeError("typed() needs a schema: this projection was parsed without one")
+            schema = self._schema
+        return _schema.typed(
+            self._mask, _schema.check_schema(schema), case_insensitive=self._case_insensitive
+        )
 
     # -- values -------------------------------------------------------------------------------
 
@@ -78,7 +111,10 @@ class Projection:
         a projection that keeps everything returns ``data`` itself. Invalid JSON raises
         ``PayloadError`` saying where.
         """
-        return self.compiled().project(data)
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self.compiled()
+        return compiled.project(data)
 
     def project_lines(self, lines: bytes | BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
         """NDJSON projected line by line, lazily: each output line ends with ``b"\\n"``.
@@ -135,6 +171,8 @@ class Projection:
 
     def __repr__(self) -> str:
         option = ", case_insensitive=True" if self._case_insensitive else ""
+        if self._schema is not None:
+            option += f", schema={self._schema.__qualname__}"
         return f"projection.parse({str(self)!r}{option})"
 
     # -- FieldMask paths ----------------------------------------------------------------------
@@ -180,6 +218,8 @@ def parse(
     text: str,
     *,
     case_insensitive: bool = False,
+    schema: Schema | None = None,
+    strict: bool = False,
     max_length: int = 4096,
     max_depth: int = 32,
     max_items: int = 1024,
@@ -189,16 +229,30 @@ def parse(
     Raises ``ProjectionSyntaxError`` (with ``pos``, ``column``, ``expected`` and a caret) or
     ``ProjectionLimitError`` when the text is longer than ``max_length`` characters, nests names
     deeper than ``max_depth`` or names more than ``max_items`` fields; ``TypeError`` if not a str.
+
+    With a msgspec Struct ``schema``, names resolve to its fields ignoring case (exact match
+    first) and nodes that keep only named keys write them in schema order; ``strict`` (which needs
+    a schema) makes a name the schema lacks an ``UnknownFieldError``, checked after the syntax
+    and the limits.
     """
     if not isinstance(text, str):
         raise TypeError(f"a responseFields expression must be str, not {type(text).__name__}")
     _check_depth_option(max_depth)
+    if schema is not None:
+        _schema.check_schema(schema)
+    elif strict:
+        raise ValueError("strict=True needs a schema to check names against")
     syntax = parse_syntax(text, Limits(max_length, max_depth, max_items))
-    return Projection(_mask.build(syntax, fold=case_insensitive), case_insensitive=case_insensitive)
+    if schema is None:
+        mask = _mask.build(syntax, fold=case_insensitive)
+    else:
+        resolved = _schema.resolve(syntax, schema, text, strict=strict)
+        mask = _schema.fit(_mask.build(resolved, fold=case_insensitive), schema, strict=strict)
+    return Projection(mask, case_insensitive=case_insensitive, schema=schema)
 
 
-def _restore(mask: Mask, case_insensitive: bool) -> Projection:
-    return Projection(mask, case_insensitive=case_insensitive)
+def _restore(mask: Mask, case_insensitive: bool, schema: Schema | None) -> Projection:
+    return Projection(mask, case_insensitive=case_insensitive, schema=schema)
 
 
 def _check_depth_option(max_depth: int) -> None:

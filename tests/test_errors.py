@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import orjson
 import pytest
 
 import projection
@@ -137,7 +138,7 @@ def test_the_expression_must_be_a_string(value: object) -> None:
         projection.parse(value)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("max_depth", [0, 257])
+@pytest.mark.parametrize("max_depth", [0, 129])
 def test_max_depth_has_a_ceiling(max_depth: int) -> None:
     with pytest.raises(ValueError, match="max_depth"):
         projection.parse("a", max_depth=max_depth)
@@ -148,3 +149,19 @@ def test_every_parse_error_is_an_expression_error() -> None:
         assert issubclass(error_type, ExpressionError)
         assert issubclass(error_type, ProjectionError)
     assert not issubclass(projection.PayloadError, ExpressionError)
+
+
+def test_every_operation_works_at_the_deepest_nesting_allowed() -> None:
+    depth = 128
+    text = "/".join(["a"] * depth)
+    parsed = projection.parse(text, max_depth=depth)
+    document: Any = 1
+    for _ in range(depth + 2):
+        document = {"a": document, "b": 0}
+    kept = parsed.apply(document)
+    assert parsed.project(orjson.dumps(document)) == orjson.dumps(kept)
+    assert projection.parse(str(parsed), max_depth=depth) == parsed
+    assert parsed | parsed == parsed & parsed == parsed
+    assert projection.Projection.from_paths(parsed.paths(), max_depth=depth) == parsed
+    excluded = projection.parse("-" + text, max_depth=depth)
+    assert excluded.project(orjson.dumps(document)) == orjson.dumps(excluded.apply(document))

@@ -501,11 +501,16 @@ class _Generator:
             )
         )
 
-    def ticket(self) -> CustomerAuthTicket:
+    def ticket(
+        self, *, issued: datetime.datetime | None = None, anonymous: bool | None = None
+    ) -> CustomerAuthTicket:
         rng = self.rng
-        issued = self.between(_ISSUED_START, _ISSUED_END)
+        # Given arguments skip their draws; left out, the draws (and so the samples) are as ever.
+        if issued is None:
+            issued = self.between(_ISSUED_START, _ISSUED_END)
         since = self.between(_EPOCH_START, issued - datetime.timedelta(days=1))
-        anonymous = rng.random() < 1 / 3
+        if anonymous is None:
+            anonymous = rng.random() < 1 / 3
         country = rng.choices(_COUNTRIES, _COUNTRY_WEIGHTS)[0]
         account_id = rng.randrange(1_000, 10_000_000)
         user_id = self.hex32()
@@ -618,6 +623,21 @@ def sample_authtickets(n: int, *, seed: int = 0) -> list[CustomerAuthTicket]:
     _check_count(n)
     generator = _Generator(random.Random(seed))
     return [generator.ticket() for _ in range(n)]
+
+
+def anonymous_authtickets(
+    *, seed: int = 0, clock: Callable[[], datetime.datetime] | None = None
+) -> Iterator[CustomerAuthTicket]:
+    """Endless fresh tickets for anonymous shoppers, as the sign-in endpoint issues them.
+
+    Each is issued at ``clock()`` (default: now, UTC), so its tokens expire in the future, and
+    carries new tokens and a new account id. A seed and a clock fix the sequence; with the real
+    clock the times differ per run, and so may the draws that depend on them (dates, tokens).
+    """
+    generator = _Generator(random.Random(f"anonymous:{seed}"))
+    now = clock or (lambda: datetime.datetime.now(_UTC))
+    while True:
+        yield generator.ticket(issued=now(), anonymous=True)
 
 
 def sample_bytes(n: int, *, seed: int = 0, format: Literal["json", "ndjson"] = "json") -> bytes:

@@ -1,0 +1,1 @@
+"""Benchmarks of the projection library, measured as ratios against a baseline in the same run."""

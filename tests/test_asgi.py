@@ -1,0 +1,545 @@
+"""The gateway middleware, in process: bare ASGI apps driven with scopes and messages built here."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import msgspec
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import projection
+from projection import ExpressionError, Projection
+from projection.asgi import Message, Receive, ResponseFieldsMiddleware, Scope, Send
+from projection.kibo import sample_authtickets
+
+from .strategies import expressions, objects
+
+TICKET = orjson.loads(msgspec.json.encode(sample_authtickets(1, seed=5)[0]))
+TICKET_BYTES = orjson.dumps(TICKET)
+JSON = (b"content-type", b"application/json")
+
+
+@dataclass
+class Upstream:
+    """A bare ASGI app answering with a fixed start and body chunks, recording how it was called."""
+
+    chunks: Sequence[bytes] = (TICKET_BYTES,)
+    status: int = 200
+    headers: Sequence[tuple[bytes, bytes]] = (JSON,)
+    scopes: list[Scope] = field(default_factory=list)
+    sent: list[Message] = field(default_factory=list)
+    sends: list[Send] = field(default_factory=list)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scopes.append(scope)
+        self.sends.append(send)
+        messages: list[Message] = [
+            {"type": "http.response.start", "status": self.status, "headers": list(self.headers)}
+        ]
+        for number, chunk in enumerate(self.chunks):
+            more = number < len(self.chunks) - 1
+            messages.append({"type": "http.response.body", "body": chunk, "more_body": more})
+        for message in messages:
+            self.sent.append(message)
+            await send(message)
+
+
+@dataclass
+class Response:
+    messages: list[Message]
+
+    @property
+    def status(self) -> int:
+        status: int = self.messages[0]["status"]
+        return status
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return list(self.messages[0]["headers"])
+
+    def header(self, name: bytes) -> bytes | None:
+        values = [value for key, value in self.headers if key == name]
+        assert len(values) <= 1, f"{name!r} sent {len(values)} times"
+        return values[0] if values else None
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.messages[1:])
+
+
+def http_scope(query: str | bytes = b"", method: str = "GET", **extra: Any) -> Scope:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": "/commerce/customer/authtickets/anonymousshopper",
+        "raw_path": b"/commerce/customer/authtickets/anonymousshopper",
+        "query_string": query.encode("ascii") if isinstance(query, str) else query,
+        "headers": [],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+        **extra,
+    }
+
+
+def drive(app: Any, scope: Scope) -> Response:
+    """Call ``app`` with ``scope`` and an empty request body; collect what it sends."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return Response(sent)
+
+
+def fields(expression: str) -> str:
+    return urlencode({"responseFields": expression})
+
+
+def request(app: Any, query: str | bytes = b"", method: str = "GET") -> Response:
+    return drive(app, http_scope(query, method))
+
+
+# -- projecting --------------------------------------------------------------------------------
+
+
+def test_a_body_streamed_in_several_chunks_is_projected_once_complete() -> None:
+    chunks = [TICKET_BYTES[i : i + 700] for i in range(0, len(TICKET_BYTES), 700)]
+    assert len(chunks) > 3
+    upstream = Upstream(chunks=chunks)
+    expression = "customerAccount(contacts(address)),accessToken"
+    response = request(ResponseFieldsMiddleware(upstream), fields(expression))
+    assert response.status == 200
+    # One start and one body: the chunks were held back and projected as one document.
+    assert [m["type"] for m in response.messages] == ["http.response.start", "http.response.body"]
+    assert not response.messages[1].get("more_body", False)
+    assert orjson.loads(response.body) == projection.parse(expression).apply(TICKET)
+    assert response.body == projection.parse(expression).project(TICKET_BYTES)
+
+
+def test_content_length_is_right_and_other_headers_are_kept_in_order() -> None:
+    headers = [
+        (b"x-request-id", b"42"),
+        (b"content-length", b"%d" % len(TICKET_BYTES)),
+        JSON,
+        (b"transfer-encoding", b"chunked"),
+        (b"cache-control", b"no-store"),
+    ]
+    upstream = Upstream(headers=headers)
+    response = request(ResponseFieldsMiddleware(upstream), fields("userId"))
+    assert response.body == orjson.dumps({"userId": TICKET["userId"]})
+    assert response.headers == [
+        (b"x-request-id", b"42"),
+        JSON,
+        (b"cache-control", b"no-store"),
+        (b"content-length", b"%d" % len(response.body)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        b"application/json",
+        b"application/json; charset=utf-8",
+        b"Application/JSON;charset=UTF-8",
+        b"application/problem+json",
+        b"application/vnd.kibo.customer+json; version=2",
+    ],
+)
+def test_json_and_plus_json_content_types_are_projected(content_type: bytes) -> None:
+    upstream = Upstream(headers=[(b"content-type", content_type)])
+    response = request(ResponseFieldsMiddleware(upstream), fields("userId"))
+    assert response.body == orjson.dumps({"userId": TICKET["userId"]})
+    assert response.header(b"content-type") == content_type
+
+
+def assert_untouched(upstream: Upstream, response: Response) -> None:
+    """The app's messages reached the client as they were, one for one: nothing was buffered."""
+    assert len(response.messages) == len(upstream.sent)
+    assert all(got is sent for got, sent in zip(response.messages, upstream.sent, strict=True))
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [b"text/plain", b"application/jsonl", b"application/x-ndjson", b"text/json", b"json"],
+)
+def test_other_content_types_pass_byte_for_byte(content_type: bytes) -> None:
+    upstream = Upstream(
+        chunks=[b"not ", b"json ", b"at all"], headers=[(b"content-type", content_type)]
+    )
+    response = request(ResponseFieldsMiddleware(upstream), fields("userId"))
+    assert_untouched(upstream, response)
+    assert response.body == b"not json at all"
+
+
+def test_a_response_without_content_type_passes_byte_for_byte() -> None:
+    upstream = Upstream(headers=[])
+    response = request(ResponseFieldsMiddleware(upstream), fields("userId"))
+    assert_untouched(upstream, response)
+
+
+def test_gzip_encoded_json_passes_byte_for_byte() -> None:
+    packed = gzip.compress(TICKET_BYTES)
+    upstream = Upstream(
+        chunks=[packed[:100], packed[100:]], headers=[JSON, (b"content-encoding", b"gzip")]
+    )
+    response = request(ResponseFieldsMiddleware(upstream), fields("userId"))
+    assert_untouched(upstream, response)
+    assert gzip.decompress(response.body) == TICKET_BYTES
+
+
+def test_identity_encoding_is_projected() -> None:
+    upstream = Upstream(headers=[JSON, (b"content-encoding", b"identity")])
+    response = request(ResponseFieldsMiddleware(upstream), fields("userId"))
+    assert response.body == orjson.dumps({"userId": TICKET["userId"]})
+
+
+@pytest.mark.parametrize("status", [201, 206, 299])
+def test_every_2xx_status_is_projected(status: int) -> None:
+    response = request(ResponseFieldsMiddleware(Upstream(status=status)), fields("userId"))
+    assert (response.status, response.body) == (status, orjson.dumps({"userId": TICKET["userId"]}))
+
+
+@pytest.mark.parametrize("status", [301, 304, 400, 404, 500, 503])
+def test_other_statuses_pass_byte_for_byte(status: int) -> None:
+    error = orjson.dumps({"message": "nope", "errorCode": "ITEM_NOT_FOUND", "userId": "u"})
+    upstream = Upstream(chunks=[error], status=status)
+    response = request(ResponseFieldsMiddleware(upstream), fields("accessToken"))
+    assert_untouched(upstream, response)
+
+
+def test_an_empty_body_passes_unchanged() -> None:
+    upstream = Upstream(chunks=[b""], status=204)
+    response = request(ResponseFieldsMiddleware(upstream), fields("userId"))
+    assert response.status == 204
+    assert response.body == b""
+    assert response.messages[0] is upstream.sent[0]
+
+
+def test_a_body_that_is_not_json_answers_502_and_is_not_revealed() -> None:
+    upstream = Upstream(chunks=[b'{"secret": "s3", ', b"NaN}"])
+    response = request(ResponseFieldsMiddleware(upstream), fields("userId"))
+    assert response.status == 502
+    assert response.header(b"content-type") == b"application/json"
+    assert b"s3" not in response.body
+    assert orjson.loads(response.body)["message"].startswith("the response is not valid JSON")
+
+
+# -- HEAD ---------------------------------------------------------------------------------------
+
+
+def test_head_keeps_the_headers_but_not_a_length_a_projected_get_would_not_match() -> None:
+    headers = [JSON, (b"content-length", b"%d" % len(TICKET_BYTES)), (b"etag", b'"1"')]
+    upstream = Upstream(chunks=[b""], headers=headers)
+    response = request(ResponseFieldsMiddleware(upstream), fields("userId"), method="HEAD")
+    assert response.status == 200
+    assert response.headers == [JSON, (b"etag", b'"1"')]
+    assert response.body == b""
+
+
+def test_head_without_a_projection_is_untouched() -> None:
+    headers = [JSON, (b"content-length", b"%d" % len(TICKET_BYTES))]
+    upstream = Upstream(chunks=[b""], headers=headers)
+    response = request(ResponseFieldsMiddleware(upstream), method="HEAD")
+    assert_untouched(upstream, response)
+
+
+# -- the parameter -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["responseFields", "responsefields", "RESPONSEFIELDS", "ResponseFields"]
+)
+def test_the_parameter_name_matches_in_any_case(name: str) -> None:
+    response = request(ResponseFieldsMiddleware(Upstream()), f"{name}=userId")
+    assert response.body == orjson.dumps({"userId": TICKET["userId"]})
+
+
+def test_another_parameter_name_can_be_configured() -> None:
+    app = ResponseFieldsMiddleware(Upstream(), param="fields")
+    assert request(app, "fields=userId").body == orjson.dumps({"userId": TICKET["userId"]})
+    assert request(app, "responseFields=userId").body == TICKET_BYTES
+
+
+@pytest.mark.parametrize(
+    ("query", "expression"),
+    [
+        ("responseFields=customerAccount%28contacts%29", "customerAccount(contacts)"),
+        ("responseFields=customerAccount(contacts)", "customerAccount(contacts)"),
+        ("responseFields=userId%2CaccessToken", "userId,accessToken"),
+        ("responseFields=userId,+accessToken+", "userId,accessToken"),
+        ("responseFields=-customerAccount%2Fcontacts", "-customerAccount/contacts"),
+        ("x=1&responseFields=userId&y=2", "userId"),
+    ],
+)
+def test_the_value_is_percent_decoded_and_plus_is_a_space(query: str, expression: str) -> None:
+    upstream = Upstream()
+    response = request(ResponseFieldsMiddleware(upstream), query)
+    assert response.body == projection.parse(expression).project(TICKET_BYTES)
+    assert upstream.scopes[0]["projection"] == projection.parse(expression)
+
+
+def test_several_occurrences_are_united() -> None:
+    upstream = Upstream()
+    response = request(
+        ResponseFieldsMiddleware(upstream), "responseFields=userId&RESPONSEFIELDS=accessToken"
+    )
+    assert orjson.loads(response.body) == {
+        "userId": TICKET["userId"],
+        "accessToken": TICKET["accessToken"],
+    }
+    # United, not joined with a comma: each keeps its own exclusions to itself.
+    response = request(
+        ResponseFieldsMiddleware(upstream), "responseFields=userId&responseFields=-userId"
+    )
+    assert response.body == TICKET_BYTES
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["responseFields=a(", "responseFields=userId&responseFields=a,,b", "responseFields=%60open"],
+)
+def test_a_malformed_expression_answers_400_with_the_problem_and_never_calls_the_app(
+    query: str,
+) -> None:
+    upstream = Upstream()
+    response = request(ResponseFieldsMiddleware(upstream), query)
+    faulty = query.rsplit("=", 1)[1].replace("%60", "`")
+    with pytest.raises(ExpressionError) as raised:
+        projection.parse(faulty)
+    error = raised.value
+    assert upstream.scopes == []
+    assert response.status == 400
+    expected = orjson.dumps(
+        {"message": error.message, "pos": error.pos, "column": error.column, "expression": faulty}
+    )
+    assert response.body == expected
+    assert response.headers == [JSON, (b"content-length", b"%d" % len(expected))]
+
+
+def test_an_expression_longer_than_max_length_answers_400() -> None:
+    upstream = Upstream()
+    response = request(
+        ResponseFieldsMiddleware(upstream, max_length=10), fields("userId,accessToken")
+    )
+    assert upstream.scopes == []
+    assert response.status == 400
+    assert orjson.loads(response.body)["pos"] == 10
+    assert (
+        request(ResponseFieldsMiddleware(upstream, max_length=10), fields("userId")).status == 200
+    )
+
+
+# -- the scope ---------------------------------------------------------------------------------
+
+
+def test_the_effective_projection_is_in_the_scope_and_the_state() -> None:
+    upstream = Upstream()
+    scope = http_scope(fields("customerAccount(id)"), state={"lifespan": "kept"})
+    drive(ResponseFieldsMiddleware(upstream), scope)
+    seen = upstream.scopes[0]
+    assert seen["projection"] == projection.parse("customerAccount(id)")
+    assert seen["state"] == {"lifespan": "kept", "projection": seen["projection"]}
+    assert "projection" not in scope  # the caller's scope is not changed
+
+
+def test_without_parameter_or_policy_nothing_is_touched() -> None:
+    upstream = Upstream()
+    scope = http_scope(b"other=1")
+    middleware = ResponseFieldsMiddleware(upstream)
+    response = drive(middleware, scope)
+    assert upstream.scopes[0] is scope
+    assert_untouched(upstream, response)
+
+
+@pytest.mark.parametrize(
+    "query", ["responseFields=", "responseFields", "responseFields=*", "responseFields=+*+"]
+)
+def test_an_expression_keeping_everything_costs_nothing(query: str) -> None:
+    upstream = Upstream(chunks=[TICKET_BYTES[:10], TICKET_BYTES[10:]])
+    response = request(ResponseFieldsMiddleware(upstream), query)
+    assert_untouched(upstream, response)
+    assert upstream.scopes[0]["projection"] == projection.parse("")
+
+
+def test_a_repeated_expression_is_parsed_once() -> None:
+    upstream = Upstream()
+    middleware = ResponseFieldsMiddleware(upstream, cache_size=1)
+    for query in ["responseFields=userId", "responseFields=userId", "responseFields=accessToken"]:
+        request(middleware, query)
+    first, again, other = (scope["projection"] for scope in upstream.scopes)
+    assert again is first
+    assert other is not first
+
+
+def test_file_sending_extensions_are_hidden_from_the_app_while_projecting() -> None:
+    extensions: dict[str, Any] = {"http.response.pathsend": {}, "http.response.trailers": {}}
+    upstream = Upstream()
+    drive(ResponseFieldsMiddleware(upstream), http_scope(fields("userId"), extensions=extensions))
+    assert upstream.scopes[0]["extensions"] == {"http.response.trailers": {}}
+
+
+@pytest.mark.parametrize("kind", ["websocket", "lifespan"])
+def test_other_scope_types_pass_untouched(kind: str) -> None:
+    upstream = Upstream()
+    scope = {"type": kind, "asgi": {"version": "3.0"}, "query_string": b"responseFields=a("}
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": f"{kind}.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(
+        ResponseFieldsMiddleware(upstream, policy=projection.parse("userId"))(scope, receive, send)
+    )
+    assert upstream.scopes[0] is scope
+    assert upstream.sends[0] is send
+    assert all(got is sent for got, sent in zip(sent, upstream.sent, strict=True))
+
+
+# -- the policy --------------------------------------------------------------------------------
+
+POLICY = projection.parse(
+    "customerAccount(id,isAnonymous,contacts(address(cityOrTown,countryCode))),userId,"
+    "-customerAccount/contacts/address/countryCode"
+)
+
+
+def through_policy(query: str, policy: Any = POLICY) -> Any:
+    return orjson.loads(request(ResponseFieldsMiddleware(Upstream(), policy=policy), query).body)
+
+
+def test_without_the_parameter_the_policy_alone_applies() -> None:
+    assert through_policy("") == POLICY.apply(TICKET)
+    assert through_policy(fields("")) == POLICY.apply(TICKET)
+    assert through_policy(fields("*")) == POLICY.apply(TICKET)
+
+
+def test_the_client_can_only_narrow_what_the_policy_keeps() -> None:
+    contacts = TICKET["customerAccount"]["contacts"]
+    assert contacts, "the sample should have contacts"
+    assert through_policy(fields("customerAccount(contacts(address))")) == {
+        "customerAccount": {
+            "contacts": [{"address": {"cityOrTown": c["address"]["cityOrTown"]}} for c in contacts]
+        }
+    }
+    # Fields the policy leaves out stay out, however they are asked for.
+    assert through_policy(fields("accessToken,customerAccount(firstName)")) == {
+        "customerAccount": {}
+    }
+    assert through_policy(fields("customerAccount/contacts/address/countryCode")) == {
+        "customerAccount": {"contacts": [{"address": {}} for _ in contacts]}
+    }
+    assert through_policy(fields("*(*(*))")) == POLICY.apply(TICKET)
+    assert through_policy(fields("-userId")) == {
+        k: v for k, v in POLICY.apply(TICKET).items() if k != "userId"
+    }
+
+
+def test_the_policy_applies_first_and_the_request_narrows_it_in_its_own_key_order() -> None:
+    # Either order of "&" keeps the same paths; "request & policy" (the request after the policy)
+    # also lets the client choose the key order, as Kibo does: the order of first mention.
+    policy = projection.parse("userId,accessToken,customerAccount(id)")
+    asked = projection.parse("customerAccount,userId,jwtAccessToken")
+    response = request(ResponseFieldsMiddleware(Upstream(), policy=policy), fields(str(asked)))
+    expected = {
+        "customerAccount": {"id": TICKET["customerAccount"]["id"]},
+        "userId": TICKET["userId"],
+    }
+    assert response.body == orjson.dumps(expected)
+    assert response.body == orjson.dumps(asked.apply(policy.apply(TICKET)))
+    assert list((policy & asked).apply(TICKET)) == ["userId", "customerAccount"]
+
+
+def test_a_callable_policy_is_asked_per_request_with_the_scope() -> None:
+    asked: list[Scope] = []
+
+    def policy(scope: Scope) -> Projection | None:
+        asked.append(scope)
+        trusted = (b"x-role", b"staff") in scope["headers"]
+        return None if trusted else projection.parse("userId,customerAccount(isAnonymous)")
+
+    middleware = ResponseFieldsMiddleware(Upstream(), policy=policy)
+    public = drive(middleware, http_scope(fields("userId,accessToken")))
+    assert orjson.loads(public.body) == {"userId": TICKET["userId"]}
+    staff = http_scope(fields("userId,accessToken"), headers=[(b"x-role", b"staff")])
+    assert orjson.loads(drive(middleware, staff).body) == {
+        "userId": TICKET["userId"],
+        "accessToken": TICKET["accessToken"],
+    }
+    bare = drive(middleware, http_scope())
+    assert orjson.loads(bare.body) == {
+        "userId": TICKET["userId"],
+        "customerAccount": {"isAnonymous": TICKET["customerAccount"]["isAnonymous"]},
+    }
+    assert len(asked) == 3
+
+
+def test_a_case_insensitive_policy_parses_the_request_the_same_way() -> None:
+    policy = projection.parse("userid,accesstoken", case_insensitive=True)
+    assert through_policy(fields("USERID"), policy) == {"userId": TICKET["userId"]}
+
+
+def test_with_a_policy_an_encoded_json_body_answers_502_rather_than_leak() -> None:
+    packed = gzip.compress(TICKET_BYTES)
+    upstream = Upstream(chunks=[packed], headers=[JSON, (b"content-encoding", b"gzip")])
+    response = request(ResponseFieldsMiddleware(upstream, policy=POLICY))
+    assert response.status == 502
+    assert orjson.loads(response.body) == {
+        "message": "cannot apply responseFields to a body with Content-Encoding gzip"
+    }
+    assert len(response.messages) == 2
+
+
+def is_within(value: Any, allowed: Any) -> bool:
+    """Whether ``value`` keeps nothing that ``allowed`` lacks: keys, elements and leaves."""
+    if isinstance(value, dict):
+        return isinstance(allowed, dict) and all(
+            key in allowed and is_within(item, allowed[key]) for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return (
+            isinstance(allowed, list)
+            and len(value) == len(allowed)
+            and all(is_within(a, b) for a, b in zip(value, allowed, strict=True))
+        )
+    return bool(value == allowed)
+
+
+@given(request_text=expressions, policy_text=expressions, document=objects)
+def test_a_response_never_holds_a_path_the_policy_leaves_out(
+    request_text: str, policy_text: str, document: dict[str, Any]
+) -> None:
+    policy = projection.parse(policy_text)
+    data = orjson.dumps(document)
+    upstream = Upstream(chunks=[data], headers=[JSON, (b"content-length", b"%d" % len(data))])
+    response = request(ResponseFieldsMiddleware(upstream, policy=policy), fields(request_text))
+    body = orjson.loads(response.body)
+    assert body == (projection.parse(request_text) & policy).apply(document)
+    assert body == projection.parse(request_text).apply(policy.apply(document))
+    assert is_within(body, policy.apply(document))
+    assert response.header(b"content-length") == b"%d" % len(response.body)
+
+
+@given(request_text=st.one_of(expressions, st.sampled_from(["*", "customerAccount", "-userId"])))
+def test_a_ticket_never_shows_a_path_the_policy_leaves_out(request_text: str) -> None:
+    response = request(ResponseFieldsMiddleware(Upstream(), policy=POLICY), fields(request_text))
+    body = orjson.loads(response.body)
+    assert body == (projection.parse(request_text) & POLICY).apply(TICKET)
+    assert is_within(body, POLICY.apply(TICKET))
