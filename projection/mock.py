@@ -13,7 +13,7 @@ from typing import Any, Final
 import msgspec
 
 from .asgi import ASGIApp, Receive, ResponseFieldsMiddleware, Scope, Send
-from .kibo._sample import anonymous_authtickets
+from .kibo import anonymous_authtickets
 
 __all__ = ["create_app"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import http.client
+import itertools
 import socket
 import subprocess
 import sys
@@ -19,6 +20,8 @@ import pytest
 import projection
 from projection import ExpressionError
 from projection._cli import main
+from projection.kibo import CustomerAccount, CustomerAuthTicket
+from projection.kibo._sample import anonymous_authtickets
 
 TOKEN = "mock-token"
 PATH = "/commerce/customer/authtickets/anonymousshopper"
@@ -231,6 +234,23 @@ def test_unknown_paths_answer_404_before_reading_the_expression(port: int, path:
     error = reply.json()
     assert list(error) == KIBO_ERROR_KEYS
     assert error["additionalErrorData"] == [{"name": "path", "value": path}]
+
+
+def test_tickets_are_fixed_by_the_seed_and_the_clock() -> None:
+    issued = datetime.datetime(2030, 5, 17, 9, 30, tzinfo=datetime.UTC)
+
+    def first_three(seed: int) -> list[CustomerAuthTicket]:
+        return list(itertools.islice(anonymous_authtickets(seed=seed, clock=lambda: issued), 3))
+
+    tickets = first_three(1)
+    assert tickets == first_three(1)
+    assert tickets != first_three(2)
+    assert len({ticket.accessToken for ticket in tickets}) == 3
+    for ticket in tickets:
+        assert isinstance(ticket.customerAccount, CustomerAccount)
+        assert ticket.customerAccount.isAnonymous is True
+        assert ticket.accessTokenExpiration == issued + datetime.timedelta(hours=1)
+        assert ticket.refreshTokenExpiration == issued + datetime.timedelta(days=30)
 
 
 def test_without_uvicorn_the_command_says_what_to_install(

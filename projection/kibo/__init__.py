@@ -18,7 +18,12 @@ from projection.kibo._models import (
     CustomerSegment,
     Phone,
 )
-from projection.kibo._sample import iter_sample_lines, sample_authtickets, sample_bytes
+from projection.kibo._sample import (
+    anonymous_authtickets,
+    iter_sample_lines,
+    sample_authtickets,
+    sample_bytes,
+)
 
 __all__ = [
     "Address",
@@ -33,6 +38,7 @@ __all__ = [
     "CustomerNote",
     "CustomerSegment",
     "Phone",
+    "anonymous_authtickets",
     "iter_sample_lines",
     "sample_authtickets",
     "sample_bytes",
