@@ -128,7 +128,24 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     mock.add_argument("--token", help="accept only this bearer token (default: any)")
     mock.add_argument("--seed", type=int, default=0, help="the same seed gives the same tickets")
     mock.set_defaults(run=_mock)
-    return parser, {"check": check, "apply": apply, "sample": sample, "mock": mock}
+
+    bench = commands.add_parser(
+        "bench", help="run the benchmark harness, python -m benchmarks (from a source checkout)"
+    )
+    bench.add_argument(
+        "--quick", action="store_true", help="small inputs, few rounds: under a minute"
+    )
+    bench.add_argument(
+        "--output", metavar="DIR", help="where the results go (default: benchmarks/results/)"
+    )
+    bench.set_defaults(run=_bench)
+    return parser, {
+        "check": check,
+        "apply": apply,
+        "sample": sample,
+        "mock": mock,
+        "bench": bench,
+    }
 
 
 def _add_parse_options(command: argparse.ArgumentParser) -> None:
@@ -248,6 +265,28 @@ def _mock(arguments: argparse.Namespace) -> int:
     app = create_app(token=arguments.token, seed=arguments.seed)
     uvicorn.run(app, host=arguments.host, port=arguments.port)
     return 0
+
+
+# -- bench ------------------------------------------------------------------------------------
+
+
+def _bench(arguments: argparse.Namespace) -> int:
+    # The harness lives in the source tree, next to the package, and is not installed with it.
+    try:
+        from benchmarks.harness import main as run_benchmarks
+    except ModuleNotFoundError as error:
+        if error.name not in ("benchmarks", "benchmarks.harness"):
+            raise
+        print(
+            "projection bench: the benchmarks are not installed with the package; run this "
+            "from a source checkout (or there: python -m benchmarks)",
+            file=sys.stderr,
+        )
+        return 2
+    options = ["--quick"] if arguments.quick else []
+    if arguments.output is not None:
+        options += ["--output", arguments.output]
+    return run_benchmarks(options)
 
 
 # -- apply ------------------------------------------------------------------------------------

@@ -154,7 +154,13 @@ def model(name: str) -> type[msgspec.Struct]:
 def test_exports() -> None:
     exported = projection.kibo.__all__
     assert list(exported) == sorted(exported)
-    assert set(exported) == {*SCHEMA, "iter_sample_lines", "sample_authtickets", "sample_bytes"}
+    assert set(exported) == {
+        *SCHEMA,
+        "anonymous_authtickets",
+        "iter_sample_lines",
+        "sample_authtickets",
+        "sample_bytes",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMA))

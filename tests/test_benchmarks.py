@@ -1,0 +1,87 @@
+"""The benchmark harness runs end to end on tiny inputs and writes its three outputs.
+
+No thresholds: the figures of a few milliseconds on a shared machine prove nothing; only the
+structure of what the harness writes is checked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from benchmarks.harness import main
+from projection import _cli as cli
+
+STATS = {"samples", "calls_per_round", "median", "minimum", "maximum", "q1", "q3", "iqr"}
+
+
+def _run(output: Path, *options: str) -> dict[str, Any]:
+    assert main(["--quick", "--rounds", "2", "--output", str(output), *options]) == 0
+    assert (output / "results.md").read_text().startswith("# Benchmark results")
+    results: dict[str, Any] = orjson.loads((output / "results.json").read_bytes())
+    return results
+
+
+@pytest.mark.slow
+def test_quick_run_writes_every_output(tmp_path: Path) -> None:
+    results = _run(tmp_path, "--only", "single", "ndjson", "--stream-mb", "1")
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "results.png").read_bytes().startswith(b"\x89PNG")
+    machine = results["machine"]
+    assert {"cpu", "cores", "python", "implementation", "os", "versions"} <= machine.keys()
+    assert {"projection", "msgspec", "orjson", "lark"} <= machine["versions"].keys()
+    assert [workload["key"] for workload in results["workloads"]] == ["single", "ndjson"]
+
+    single, ndjson = results["workloads"]
+    assert [group["label"] for group in single["groups"]] == [
+        "narrow",
+        "typical",
+        "wide",
+        "exclusion",
+        "wildcard",
+    ]
+    for group in single["groups"]:
+        fast = group["measurements"][0]
+        assert fast["contender"] == "p.project"
+        assert fast["stats"].keys() >= STATS
+        assert len(fast["stats"]["samples"]) == 2
+        for ratio in ("floor_time", "floor_share", "speedup"):
+            assert {"median", "minimum", "maximum"} == fast[ratio].keys()
+        # Every contender is either measured or says why not.
+        for measurement in group["measurements"]:
+            assert (measurement["stats"] is None) == (measurement["note"] is not None)
+
+    (stream,) = ndjson["groups"]
+    one = stream["measurements"][0]
+    assert one["contender"] == "1 worker"
+    assert one["extra"]["peak_rss_bytes"] > 0
+    assert {target["figure"].split(",")[0] for target in results["targets"]} >= {"single ticket"}
+    assert all(isinstance(target["met"], bool) for target in results["targets"])
+
+
+def test_missing_peers_are_left_out_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A None entry in sys.modules makes ``import name`` raise ImportError.
+    for name in ("jsonmask", "glom", "simdjson", "matplotlib"):
+        monkeypatch.setitem(sys.modules, name, None)
+    results = _run(tmp_path, "--only", "parse")
+    assert not (tmp_path / "results.png").exists()
+    assert "matplotlib is not installed" in results["chart"]
+    for group in results["workloads"][0]["groups"]:
+        jsonmask = next(m for m in group["measurements"] if m["contender"].startswith("jsonmask"))
+        assert jsonmask["stats"] is None
+        assert "jsonmask is not installed" in jsonmask["note"]
+
+
+def test_bench_command_outside_a_source_checkout(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "benchmarks.harness", None)
+    assert cli.main(["bench", "--quick"]) == 2
+    assert "run this from a source checkout" in capsys.readouterr().err
