@@ -8,17 +8,18 @@ in input order, and lets no invalid line go unnoticed.
 
 from __future__ import annotations
 
-import concurrent.futures
 import io
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
-from typing import IO, Final, NamedTuple
+from typing import IO, TYPE_CHECKING, Final, NamedTuple
 
 from ._compile import Compiled, is_json
 from ._errors import PayloadError
 from ._mask import Mask
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["project_lines", "project_stream"]
 
@@ -69,6 +70,11 @@ class _Block(NamedTuple):
 
 def _project_block(compiled: Compiled, block: bytes, keep_going: bool) -> _Block:
     """Without ``keep_going`` the block stops at its first invalid line, after what came before."""
+    whole = compiled.project_block(block)
+    if whole is not None:
+        return _Block(whole, len(block), block.count(b"\n"), [])
+    # Line by line: the block holds an invalid line, or a shape or projection msgspec cannot
+    # take in one pass.
     output: list[bytes] = []
     rejected: list[tuple[int, PayloadError]] = []
     # Split on "\n" only: a lone "\r" is white space inside a JSON line, not a line break.
@@ -202,8 +208,11 @@ def _project_in_workers(
     At most a few blocks per worker are in flight, so memory stays bounded however long the
     stream; reading stops once a block fails and errors are not to be skipped.
     """
+    # Imported here: runs with one worker, and the library itself, do without processes.
+    from concurrent.futures import ProcessPoolExecutor
+
     pending: deque[Future[_Block]] = deque()
-    with concurrent.futures.ProcessPoolExecutor(
+    with ProcessPoolExecutor(
         max_workers=workers,
         initializer=_start_worker,
         initargs=(compiled.mask, compiled.case_insensitive),

@@ -14,9 +14,8 @@ import gc
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from itertools import count
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, NamedTuple, TypeAlias
 
 import msgspec
 from msgspec import UNSET, Raw
@@ -43,6 +42,8 @@ _OBJECT: Final = msgspec.json.Decoder(dict[str, Raw])
 _ARRAY: Final = msgspec.json.Decoder(list[Raw])
 _VALUE: Final = msgspec.json.Decoder(Raw)
 _WHITE_SPACE: Final = b" \t\r\n"
+_OPEN_OBJECT: Final = ord("{")
+_OPEN_ARRAY: Final = ord("[")
 _BYTE_OFFSET: Final = re.compile(r"\(byte (\d+)\)")
 # msgspec refuses these in field names, and a lone surrogate cannot be encoded: generic path.
 _UNNAMEABLE: Final = re.compile(r'[\\"\x00-\x1f\ud800-\udfff]')
@@ -79,16 +80,15 @@ def _collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
-@dataclass(frozen=True, slots=True)
-class _Field:
+class _Field(NamedTuple):
     """A typed node's entry whose value needs work after decoding (a generic node below it)."""
 
     attribute: str
     finish: Callable[[Any], Projected]
 
 
-def _typed(node: Node, generic: Callable[[Node, Raw], Projected]) -> tuple[Any, list[_Field]]:
-    """The msgspec type of a DROP-default node, and the fields to finish after decoding."""
+def _struct(node: Node, inner: Callable[[Mask, Raw], Projected]) -> tuple[Any, list[_Field]]:
+    """The msgspec type of a typed node, and the fields to finish with ``inner`` after decoding."""
     fields: list[tuple[str, Any, Any]] = []
     rename: dict[str, str] = {}
     finish: list[_Field] = []
@@ -98,22 +98,21 @@ def _typed(node: Node, generic: Callable[[Node, Raw], Projected]) -> tuple[Any, 
         if mask is WHOLE:
             fields.append((attribute, Raw, UNSET))
         elif isinstance(mask, Node) and _can_type(mask):
-            inner, inner_finish = _typed(mask, generic)
-            fields.append((attribute, inner, UNSET))
+            struct, inner_finish = _struct(mask, inner)
+            fields.append((attribute, struct, UNSET))
             if inner_finish:
                 finish.append(_Field(attribute, _finisher(inner_finish)))
         else:
-            assert isinstance(mask, Node)
             fields.append((attribute, Raw, UNSET))
-            finish.append(_Field(attribute, functools.partial(generic, mask)))
-    struct = msgspec.defstruct(
+            finish.append(_Field(attribute, functools.partial(inner, mask)))
+    defined = msgspec.defstruct(
         f"Projected{next(_struct_names)}",
         fields,
         rename=rename,
         gc=False,  # instances hold only Raw and other such Structs: no reference cycles
     )
-    element = struct | None | bool
-    return struct | list[element] | None | bool, finish  # type: ignore[valid-type]
+    element = defined | None | bool
+    return defined | list[element] | None | bool, finish  # type: ignore[valid-type]
 
 
 def _finisher(fields: list[_Field]) -> Callable[[Any], Projected]:
@@ -133,22 +132,33 @@ def _finisher(fields: list[_Field]) -> Callable[[Any], Projected]:
     return finish
 
 
-class Compiled:
-    """One projection compiled for bytes: a decoder and an encoder of its own, built once."""
+class _Typed(NamedTuple):
+    """A typed node compiled: its decoder, and what to finish after decoding, if anything."""
 
-    __slots__ = ("_decoder", "_encode", "_finish", "_folded", "_mask")
+    decoder: msgspec.json.Decoder[Any]
+    finish: Callable[[Any], Projected] | None
+
+
+class Compiled:
+    """One projection compiled for bytes: its encoder and decoders, built once.
+
+    Typed nodes get a decoder each, built on first use: the top one when the projection starts
+    with one, and those met below a generic node, so values under ``*`` still go through msgspec.
+    """
+
+    __slots__ = ("_encode", "_encode_lines", "_folded", "_mask", "_may_type", "_top", "_typed")
 
     def __init__(self, mask: Mask, *, case_insensitive: bool = False, typed: bool = True) -> None:
         """Compile ``mask``; ``typed=False`` takes the generic path everywhere (to compare both)."""
         self._mask = mask
         self._folded = case_insensitive
-        self._encode = msgspec.json.Encoder().encode
-        self._decoder: msgspec.json.Decoder[Any] | None = None
-        self._finish: Callable[[Any], Projected] | None = None
-        if typed and isinstance(mask, Node) and _can_type(mask) and not case_insensitive:
-            typed, finish = _typed(mask, self._generic)
-            self._decoder = msgspec.json.Decoder(typed)
-            self._finish = _finisher(finish) if finish else None
+        encoder = msgspec.json.Encoder()
+        self._encode = encoder.encode
+        self._encode_lines = encoder.encode_lines
+        # Struct fields match names exactly, so folded names always take the generic path.
+        self._may_type = typed and not case_insensitive
+        self._typed: dict[Node, _Typed | None] = {}
+        self._top = self._typed_node(mask) if isinstance(mask, Node) else None
 
     @property
     def mask(self) -> Mask:
@@ -160,65 +170,109 @@ class Compiled:
 
     def project(self, data: bytes) -> bytes:
         """The projected document; the input itself when the projection keeps everything."""
-        mask = self._mask
-        if not isinstance(mask, Node):
+        if not isinstance(self._mask, Node):
             return data
-        try:
-            if len(data) < _LARGE:
-                return self._encode(self._decode(mask, data))
-            with _collector_paused():
-                return self._encode(self._decode(mask, data))
-        except msgspec.DecodeError as error:
-            raise _payload_error(error, data) from None
-        except RecursionError:
-            raise PayloadError("the JSON nests deeper than the decoder allows") from None
-        except UnicodeError as error:
-            raise PayloadError(f"a key is not valid Unicode: {error}") from None
+        return _guarded(self._project, data)
 
-    def _decode(self, mask: Node, data: bytes) -> Projected:
-        decoder = self._decoder
-        if decoder is None:
-            return self._generic(mask, _VALUE.decode(data))
+    def project_block(self, block: bytes) -> bytes | None:
+        """NDJSON lines projected in one pass, or None if a line needs to be looked at alone.
+
+        Only a typed projection takes whole blocks (msgspec decodes and encodes every line in one
+        call); an invalid line, a shape the Structs do not take or a generic projection give None.
+        """
+        typed = self._top
+        if typed is None:
+            return None
+
+        def project_lines(block: bytes) -> bytes:
+            values = typed.decoder.decode_lines(block)
+            if typed.finish is not None:
+                values = list(map(typed.finish, values))
+            return self._encode_lines(values)
+
         try:
-            value = decoder.decode(data)
+            return _guarded(project_lines, block)
+        except PayloadError:
+            return None
+
+    def _project(self, data: bytes) -> bytes:
+        mask = self._mask
+        assert isinstance(mask, Node)
+        typed = self._top
+        if typed is None:
+            return self._encode(self._generic(mask, data))
+        try:
+            value = typed.decoder.decode(data)
         except msgspec.ValidationError:
-            return self._fallback(mask, data)
-        finish = self._finish
-        return value if finish is None else finish(value)
+            # Only what the Structs do not take goes the slow way: each element on its own.
+            if _first_byte(data) != _OPEN_ARRAY:
+                return self._encode(self._generic(mask, data))
+            return self._encode([self._value(mask, element) for element in _ARRAY.decode(data)])
+        return self._encode(value if typed.finish is None else typed.finish(value))
 
-    def _fallback(self, mask: Node, data: bytes) -> Projected:
-        """A document the typed path could not take: each element of an array on its own."""
-        raw = _VALUE.decode(data)
-        if _first_byte(raw) != ord("["):
-            return self._generic(mask, raw)
-        assert self._decoder is not None
-        projected: list[Projected] = []
-        for element in _ARRAY.decode(raw):
-            try:
-                value = self._decoder.decode(element)
-            except msgspec.ValidationError:
-                projected.append(self._generic(mask, element))
-            else:
-                projected.append(value if self._finish is None else self._finish(value))
-        return projected
+    def _typed_node(self, node: Node) -> _Typed | None:
+        """The typed decoder of ``node``, None where only the generic path will do."""
+        try:
+            return self._typed[node]
+        except KeyError:
+            pass
+        compiled = None
+        if self._may_type and _can_type(node):
+            struct, finish = _struct(node, self._inner)
+            compiled = _Typed(msgspec.json.Decoder(struct), _finisher(finish) if finish else None)
+        self._typed[node] = compiled
+        return compiled
 
-    def _generic(self, mask: Node, raw: Raw) -> Projected:
-        """``raw`` projected by ``mask`` whatever its shape, rebuilt in Python around Raw leaves."""
-        first = _first_byte(raw)
-        if first == ord("["):
-            return [self._generic(mask, element) for element in _ARRAY.decode(raw)]
-        if first != ord("{"):
+    def _inner(self, mask: Mask, raw: Raw) -> Projected:
+        return self._value(mask, raw) if isinstance(mask, Node) else raw
+
+    def _value(self, mask: Node, raw: Raw) -> Projected:
+        """A value inside the document projected: through msgspec where the shape allows."""
+        first = memoryview(raw)[0]  # decoded values start at their first byte
+        if first != _OPEN_OBJECT and first != _OPEN_ARRAY:
             return raw  # a node leaves a primitive as it is (rule 7)
-        document = _OBJECT.decode(raw)
+        typed = self._typed_node(mask)
+        if typed is not None:
+            try:
+                value = typed.decoder.decode(raw)
+            except msgspec.ValidationError:
+                pass  # a shape the Structs do not take (arrays of arrays, ...)
+            else:
+                return value if typed.finish is None else typed.finish(value)
+        return self._generic(mask, raw)
+
+    def _generic(self, mask: Node, data: bytes | Raw) -> Projected:
+        """``data`` projected by ``mask`` whatever its shape, rebuilt in Python around Raws."""
+        first = _first_byte(data)
+        if first == _OPEN_ARRAY:
+            return [self._value(mask, element) for element in _ARRAY.decode(data)]
+        if first != _OPEN_OBJECT:
+            # A primitive stays as it is (rule 7); decoding validates it and trims white space.
+            return _VALUE.decode(data)
+        document = _OBJECT.decode(data)
         return {
             key: self._inner(entry, document[key])
             for key, entry in kept(mask, document, folded=self._folded)
         }
 
-    def _inner(self, mask: Mask, raw: Raw) -> Projected:
-        if isinstance(mask, Node):
-            return self._generic(mask, raw)
-        return raw
+
+def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
+    """``function(data)``, decoding failures raised as ``PayloadError``.
+
+    The collector is paused for large inputs; a plain function, since a context manager would
+    cost more than msgspec takes for a small document.
+    """
+    try:
+        if len(data) < _LARGE:
+            return function(data)
+        with _collector_paused():
+            return function(data)
+    except msgspec.DecodeError as error:
+        raise _payload_error(error, len(data)) from None
+    except RecursionError:
+        raise PayloadError("the JSON nests deeper than the decoder allows") from None
+    except UnicodeError as error:
+        raise PayloadError(f"a key is not valid Unicode: {error}") from None
 
 
 def _can_type(node: Node) -> bool:
@@ -235,22 +289,22 @@ def is_json(data: bytes) -> bool:
     return True
 
 
-def _first_byte(raw: Raw) -> int:
-    view = memoryview(raw)
-    # A Raw from the decoder starts at its value; only a whole input may start with white space.
+def _first_byte(data: bytes | Raw) -> int:
+    """The first byte that is not white space (a whole input may start with some), or -1."""
+    view = memoryview(data)
     index = 0
-    while view[index] in _WHITE_SPACE:
+    while index < len(view) and view[index] in _WHITE_SPACE:
         index += 1
-    return view[index]
+    return view[index] if index < len(view) else -1
 
 
-def _payload_error(error: msgspec.DecodeError, data: bytes) -> PayloadError:
+def _payload_error(error: msgspec.DecodeError, size: int) -> PayloadError:
     detail = str(error).removeprefix("JSON is malformed: ")
     match = _BYTE_OFFSET.search(detail)
     if match:
         pos = int(match.group(1))
         detail = detail[: match.start()].rstrip()
     else:
-        pos = len(data)  # msgspec names no byte when the data ends too early
+        pos = size  # msgspec names no byte when the data ends too early
     detail = detail[:1].lower() + detail[1:]
     return PayloadError(f"invalid JSON at byte {pos}: {detail}", pos=pos)

@@ -8,7 +8,6 @@ right, and returns the items in source order; it raises only ``ProjectionSyntaxE
 from __future__ import annotations
 
 import functools
-import importlib.resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -50,6 +49,8 @@ class Limits(NamedTuple):
 
 def grammar_text() -> str:
     """The grammar: from the installed package, or from the repository for an editable install."""
+    import importlib.resources  # only here: importing it costs more than the rest of parsing
+
     shipped = importlib.resources.files("projection") / "_data" / _GRAMMAR_FILE
     if shipped.is_file():
         return shipped.read_text(encoding="utf-8")
