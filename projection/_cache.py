@@ -6,9 +6,7 @@ on every request, and its bound keeps memory flat however many distinct expressi
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
+import functools
 from ._tree import Projection, parse
 
 __all__ = ["ProjectionCache", "project"]
@@ -17,7 +15,8 @@ __all__ = ["ProjectionCache", "project"]
 class ProjectionCache:
     """Parsed projections by expression text, the least recently used dropped beyond ``maxsize``.
 
-    Thread-safe. Each cached ``Projection`` keeps its compiled fast path once it has been used.
+    Thread-safe (``functools.lru_cache`` underneath, whose hits cost tens of nanoseconds). Each
+    cached ``Projection`` keeps its compiled fast path once used; parse errors are not cached.
     """
 
     def __init__(self, maxsize: int = 1024, *, case_insensitive: bool = False) -> None:
@@ -25,47 +24,32 @@ class ProjectionCache:
             raise ValueError(f"maxsize must be at least 1, not {maxsize}")
         self.maxsize = maxsize
         self.case_insensitive = case_insensitive
-        self._entries: OrderedDict[str, Projection] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, expression: str) -> Projection:
-        """The projection of ``expression``, parsed on a miss; parse errors are not cached."""
-        with self._lock:
-            found = self._entries.get(expression)
-            if found is not None:
-                self._entries.move_to_end(expression)
-                self.hits += 1
-                return found
-        parsed = parse(expression, case_insensitive=self.case_insensitive)
-        with self._lock:
-            self.misses += 1
-            self._entries[expression] = parsed
-            self._entries.move_to_end(expression)
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
-        return parsed
+        parsed = functools.partial(parse, case_insensitive=case_insensitive)
+        # typeshed's name for what lru_cache returns: the wrapper with cache_info and cache_clear.
+        self.get: functools._lru_cache_wrapper[Projection] = functools.lru_cache(maxsize)(parsed)
+        """The projection of an expression, parsed on a miss."""
 
     def project(self, expression: str, data: bytes) -> bytes:
-        """``data`` projected by ``expression``: ``parse(expression).project(data)``, cached."""
+        """JSON bytes projected by a ``responseFields`` expression: parsed and compiled once.
+
+        ``projection.project`` is this method on a shared cache of the 1024 most recently used
+        expressions; for another size or case-insensitive names, make a ``ProjectionCache``.
+        """
         return self.get(expression).project(data)
 
+    @property
+    def hits(self) -> int:
+        return self.get.cache_info().hits
+
+    @property
+    def misses(self) -> int:
+        return self.get.cache_info().misses
+
     def __len__(self) -> int:
-        return len(self._entries)
+        return self.get.cache_info().currsize
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self.get.cache_clear()
 
 
-_default = ProjectionCache()
-
-
-def project(expression: str, data: bytes) -> bytes:
-    """JSON bytes projected by a ``responseFields`` expression, through a shared bounded cache.
-
-    The cache holds the 1024 most recently used expressions; for another size or case-insensitive
-    names, make a ``ProjectionCache`` of your own.
-    """
-    return _default.project(expression, data)
+project = ProjectionCache().project
