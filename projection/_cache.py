@@ -7,6 +7,7 @@ on every request, and its bound keeps memory flat however many distinct expressi
 from __future__ import annotations
 
 import functools
+
 from ._tree import Projection, parse
 
 __all__ = ["ProjectionCache", "project"]
