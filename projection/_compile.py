@@ -39,6 +39,7 @@ __all__ = ["Compiled", "is_json"]
 # which handles every shape.
 
 _OBJECT: Final = msgspec.json.Decoder(dict[str, Raw])
+_OBJECTS: Final = msgspec.json.Decoder(list[dict[str, Raw]])
 _ARRAY: Final = msgspec.json.Decoder(list[Raw])
 _VALUE: Final = msgspec.json.Decoder(Raw)
 _WHITE_SPACE: Final = b" \t\r\n"
@@ -245,11 +246,18 @@ class Compiled:
         """``data`` projected by ``mask`` whatever its shape, rebuilt in Python around Raws."""
         first = _first_byte(data)
         if first == _OPEN_ARRAY:
-            return [self._value(mask, element) for element in _ARRAY.decode(data)]
+            try:
+                # Bulk input is an array of objects: one msgspec call decodes them all.
+                documents = _OBJECTS.decode(data)
+            except msgspec.ValidationError:
+                return [self._value(mask, element) for element in _ARRAY.decode(data)]
+            return [self._rebuild(mask, document) for document in documents]
         if first != _OPEN_OBJECT:
             # A primitive stays as it is (rule 7); decoding validates it and trims white space.
             return _VALUE.decode(data)
-        document = _OBJECT.decode(data)
+        return self._rebuild(mask, _OBJECT.decode(data))
+
+    def _rebuild(self, mask: Node, document: dict[str, Raw]) -> dict[str, Projected]:
         return {
             key: self._inner(entry, document[key])
             for key, entry in kept(mask, document, folded=self._folded)

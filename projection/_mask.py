@@ -95,6 +95,8 @@ def kept(node: Node, keys: Iterable[str], *, folded: bool) -> list[tuple[str, Ma
     one entry come out together, in document order. Any other node keeps the document's order.
     """
     if node.default is not DROP:
+        if not node.entries:  # "*(...)": every key, one mask
+            return [(key, node.default) for key in keys]
         gives = node.gives
         chosen = ((key, gives(key.casefold() if folded else key)) for key in keys)
         return [(key, mask) for key, mask in chosen if mask is not DROP]
