@@ -451,6 +451,15 @@ def cached(settings: Settings, progress: Progress) -> Workload:
 
 # -- workload 6: typed decoding of projected or full bytes -----------------------------------
 
+# The SDK case: a client asks for a couple of names and decodes them into typed objects.
+NAMES = Expression(
+    label="names",
+    text="customerAccount(firstName,lastName)",
+    spec={"customerAccount": {"firstName": True, "lastName": True}},
+    jsonmask_negated=False,
+    glom=None,
+)
+
 
 def _typed_candidates(expression: Expression, data: bytes) -> dict[str, Candidate]:
     p = projection.parse(expression.text)
@@ -502,7 +511,7 @@ def typed(settings: Settings, progress: Progress) -> Workload:
             settings=settings,
             progress=progress,
         )
-        for expression in EXPRESSIONS
+        for expression in (*EXPRESSIONS, NAMES)
     ]
     description = (
         f"One JSON array of {settings.tickets:,} tickets ({len(data) / 1e6:.1f} MB) decoded "
