@@ -41,11 +41,12 @@ class ExpressionError(ProjectionError):
     pos: int
     message: str
 
-    def __init__(self, message: str, expression: str, pos: int) -> None:
+    def __init__(self, message: str, expression: str, pos: int, *details: object) -> None:
         self.message = message
         self.expression = expression
         self.pos = pos
-        super().__init__(message, expression, pos)
+        # Every argument in ``args``: pickling rebuilds the error from them (worker processes).
+        super().__init__(message, expression, pos, *details)
 
     @property
     def column(self) -> int:
@@ -68,7 +69,7 @@ class ProjectionSyntaxError(ExpressionError):
     def __init__(
         self, message: str, expression: str, pos: int, expected: tuple[str, ...] = ()
     ) -> None:
-        super().__init__(message, expression, pos)
+        super().__init__(message, expression, pos, expected)
         self.expected = expected
 
 
@@ -88,7 +89,7 @@ class UnknownFieldError(ExpressionError):
     def __init__(
         self, message: str, expression: str, pos: int, path: str, suggestion: str | None
     ) -> None:
-        super().__init__(message, expression, pos)
+        super().__init__(message, expression, pos, path, suggestion)
         self.path = path
         self.suggestion = suggestion
 

@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from ._errors import ProjectionLimitError, ProjectionSyntaxError
 
-__all__ = ["Item", "Limits", "Name", "Selection", "grammar_text", "parse_syntax"]
+__all__ = [
+    "DEPTH_CEILING",
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+    "MAX_LENGTH",
+    "Item",
+    "Limits",
+    "Name",
+    "Selection",
+    "grammar_text",
+    "parse_syntax",
+]
 
 _GRAMMAR_FILE = "responsefields.lark"
 
@@ -39,12 +50,30 @@ class Item(NamedTuple):
 Selection = tuple[Item, ...]
 
 
+# The defaults of DESIGN.md section 5, and the deepest nesting that may be asked for: masks nest
+# one level per name, and this keeps every walk over them far from Python's recursion limit.
+MAX_LENGTH: Final = 4096
+MAX_DEPTH: Final = 32
+MAX_ITEMS: Final = 1024
+DEPTH_CEILING: Final = 128
+
+
 class Limits(NamedTuple):
     """What the parser accepts; see DESIGN.md section 5."""
 
-    max_length: int = 4096
-    max_depth: int = 32
-    max_items: int = 1024
+    max_length: int = MAX_LENGTH
+    max_depth: int = MAX_DEPTH
+    max_items: int = MAX_ITEMS
+
+    def checked(self) -> Limits:
+        """These limits, or ``ValueError`` if one is out of range."""
+        if self.max_length < 0 or self.max_items < 0:
+            raise ValueError(f"max_length and max_items must be 0 or more: {self}")
+        if not 1 <= self.max_depth <= DEPTH_CEILING:
+            raise ValueError(
+                f"max_depth must be between 1 and {DEPTH_CEILING}, not {self.max_depth}"
+            )
+        return self
 
 
 def grammar_text() -> str:

@@ -50,6 +50,10 @@ class Node:
             (default, tuple(entries.items()) if ordered else frozenset(entries.items()))
         )
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # The cached hash depends on the process's hash seed: rebuild it where the node lands.
+        return (Node, (self.default, dict(self.entries)))
+
     def gives(self, key: str) -> Mask:
         """The mask this node applies to ``key``."""
         return self.entries.get(key, self.default)
@@ -164,9 +168,15 @@ def build(selection: Selection, *, fold: bool = False) -> Mask:
     if wildcard is None:
         wildcard = DROP if includes else WHOLE
     result = node(wildcard, includes.items())
+    if not excludes:
+        return result
+    trie: _Trie = {}
     for path in excludes:
-        result = _exclude(result, [_key(name, fold) for name in path])
-    return result
+        level = trie
+        for name in path:
+            level = level.setdefault(_key(name, fold), {})
+        level[_END] = {}
+    return _exclude(result, trie)
 
 
 def _include(item: Item, fold: bool) -> Mask:
@@ -184,19 +194,41 @@ def _key(name: Name, fold: bool) -> str | None:
     return name.key.casefold()
 
 
-def _exclude(mask: Mask, path: list[str | None]) -> Mask:
-    """``mask`` without ``path`` (``None`` is the wildcard segment)."""
+# Exclusion paths as a trie: a key (None for "*") leads to the paths below it; _END marks a path
+# that ends there. Applying them all in one walk costs the size of the mask times the size of the
+# trie; one at a time, "-*/x" items would each copy every entry again.
+_Trie: TypeAlias = dict[object, "_Trie"]
+_END: Final = object()
+
+
+def _exclude(mask: Mask, trie: _Trie) -> Mask:
+    """``mask`` without every path of ``trie``, as if excluded one after another in any order."""
     if mask is DROP:
         return DROP
     target = Node(WHOLE, {}) if mask is WHOLE else mask
     assert isinstance(target, Node)
-    head, rest = path[0], path[1:]
-    if head is None:
-        if not rest:
-            return NOTHING
-        return node(
-            _exclude(target.default, rest),
-            ((key, _exclude(entry, rest)) for key, entry in target.entries.items()),
-        )
-    excluded = _exclude(target.gives(head), rest) if rest else DROP
-    return node(target.default, [*target.entries.items(), (head, excluded)])
+    every = trie.get(None)
+    if every is not None and _END in every:
+        return NOTHING
+    named = [key for key in trie if isinstance(key, str) and key not in target.entries]
+    excluded: list[tuple[str, Mask]] = []
+    for key in [*target.entries, *named]:
+        below = _merged(every, trie.get(key))
+        if below is None:
+            excluded.append((key, target.entries[key]))
+        elif _END in below:
+            excluded.append((key, DROP))
+        else:
+            excluded.append((key, _exclude(target.gives(key), below)))
+    default = target.default if every is None else _exclude(target.default, every)
+    return node(default, excluded)
+
+
+def _merged(first: _Trie | None, second: _Trie | None) -> _Trie | None:
+    """The paths of both tries (either may be None, for no paths)."""
+    if first is None or second is None:
+        return second if first is None else first
+    merged = dict(first)
+    for key, below in second.items():
+        merged[key] = _merged(merged.get(key), below) or {}
+    return merged

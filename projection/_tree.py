@@ -13,7 +13,8 @@ from typing import Any, BinaryIO, Final, final
 
 from . import _bulk, _mask, _reference, _schema
 from ._compile import Compiled
-from ._grammar import Limits, parse_syntax
+from ._errors import ProjectionLimitError
+from ._grammar import MAX_DEPTH, MAX_ITEMS, MAX_LENGTH, Limits, Selection, parse_syntax
 from ._mask import DROP, WHOLE, Mask, Node
 from ._schema import Schema
 
@@ -23,8 +24,6 @@ __all__ = ["Projection", "parse"]
 _NEEDS_QUOTES: Final = re.compile(r"[,()/*`\x20\t\r\n]")
 # A FieldMask path segment is quoted when it holds "." or "`", or is "*" or empty.
 _PATH_NEEDS_QUOTES: Final = re.compile(r"[.`]")
-# Masks nest one level per name; this keeps every recursion over them far from Python's limit.
-_DEPTH_CEILING: Final = 128
 
 
 @final
@@ -35,11 +34,12 @@ class Projection:
     expression, ``p.apply(value)`` projects Python values, ``p | q`` and ``p & q`` combine.
     """
 
-    __slots__ = ("_case_insensitive", "_compiled", "_mask", "_schema")
+    __slots__ = ("_case_insensitive", "_compiled", "_mask", "_schema", "_text")
 
     _mask: Mask
     _case_insensitive: bool
     _compiled: Compiled | None
+    _text: str | None
     _schema: Schema | None
 
     def __init__(
@@ -55,6 +55,7 @@ class Projection:
         object.__setattr__(self, "_schema", schema)
         # Compiled on first use of the bytes API: parsing alone should not pay for msgspec types.
         object.__setattr__(self, "_compiled", None)
+        object.__setattr__(self, "_text", None)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Projection is immutable; cannot set {name!r}")
@@ -166,8 +167,12 @@ class Projection:
         return hash((self._mask, self._case_insensitive))
 
     def __str__(self) -> str:
-        # The top of a projection is WHOLE or a node, never DROP.
-        return _selection_text(self._mask) if isinstance(self._mask, Node) else ""
+        text = self._text
+        if text is None:
+            # The top of a projection is WHOLE or a node, never DROP. Kept: a cache key, often.
+            text = _selection_text(self._mask) if isinstance(self._mask, Node) else ""
+            object.__setattr__(self, "_text", text)
+        return text
 
     def __repr__(self) -> str:
         option = ", case_insensitive=True" if self._case_insensitive else ""
@@ -187,7 +192,7 @@ class Projection:
 
     @classmethod
     def from_paths(
-        cls, paths: Iterable[str], *, case_insensitive: bool = False, max_depth: int = 32
+        cls, paths: Iterable[str], *, case_insensitive: bool = False, max_depth: int = MAX_DEPTH
     ) -> Projection:
         """The projection keeping exactly ``paths`` (the inverse of ``paths()``).
 
@@ -196,7 +201,7 @@ class Projection:
         """
         if isinstance(paths, str):
             raise TypeError("from_paths takes an iterable of paths, not one string")
-        _check_depth_option(max_depth)
+        Limits(max_depth=max_depth).checked()
         trie: _Trie = {}
         count = 0
         for path in paths:
@@ -220,9 +225,9 @@ def parse(
     case_insensitive: bool = False,
     schema: Schema | None = None,
     strict: bool = False,
-    max_length: int = 4096,
-    max_depth: int = 32,
-    max_items: int = 1024,
+    max_length: int = MAX_LENGTH,
+    max_depth: int = MAX_DEPTH,
+    max_items: int = MAX_ITEMS,
 ) -> Projection:
     """Parse a ``responseFields`` expression into a ``Projection``.
 
@@ -237,27 +242,46 @@ def parse(
     """
     if not isinstance(text, str):
         raise TypeError(f"a responseFields expression must be str, not {type(text).__name__}")
-    _check_depth_option(max_depth)
+    limits = Limits(max_length, max_depth, max_items).checked()
     if schema is not None:
         _schema.check_schema(schema)
     elif strict:
         raise ValueError("strict=True needs a schema to check names against")
-    syntax = parse_syntax(text, Limits(max_length, max_depth, max_items))
+    syntax = parse_syntax(text, limits)
     if schema is None:
         mask = _mask.build(syntax, fold=case_insensitive)
     else:
         resolved = _schema.resolve(syntax, schema, text, strict=strict)
         mask = _schema.fit(_mask.build(resolved, fold=case_insensitive), schema, strict=strict)
-    return Projection(mask, case_insensitive=case_insensitive, schema=schema)
+    parsed = Projection(mask, case_insensitive=case_insensitive, schema=schema)
+    # "-*/x" copies x into every entry: the canonical text can outgrow the expression. Capped at
+    # max_length, it always parses back with the same options, and the mask stays small.
+    canonical = str(parsed)
+    if len(canonical) > limits.max_length:
+        raise ProjectionLimitError(
+            f"the expression stands for {len(canonical)} characters in canonical form, "
+            f"more than {limits.max_length}",
+            text,
+            _first_copying_exclusion(syntax),
+        )
+    return parsed
+
+
+def _first_copying_exclusion(selection: Selection) -> int:
+    """Where the first exclusion with "*" before its last name starts: what makes masks grow."""
+    found = []
+    stack = [selection]
+    while stack:
+        for item in stack.pop():
+            if item.exclude and any(name.key is None for name in item.path[:-1]):
+                found.append(item.path[0].pos)
+            if item.group is not None:
+                stack.append(item.group)
+    return min(found, default=0)
 
 
 def _restore(mask: Mask, case_insensitive: bool, schema: Schema | None) -> Projection:
     return Projection(mask, case_insensitive=case_insensitive, schema=schema)
-
-
-def _check_depth_option(max_depth: int) -> None:
-    if not 1 <= max_depth <= _DEPTH_CEILING:
-        raise ValueError(f"max_depth must be between 1 and {_DEPTH_CEILING}, not {max_depth}")
 
 
 # -- canonical text ---------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
+import time
 from typing import Any
 
 import orjson
@@ -165,3 +167,44 @@ def test_every_operation_works_at_the_deepest_nesting_allowed() -> None:
     assert projection.Projection.from_paths(parsed.paths(), max_depth=depth) == parsed
     excluded = projection.parse("-" + text, max_depth=depth)
     assert excluded.project(orjson.dumps(document)) == orjson.dumps(excluded.apply(document))
+
+
+def test_an_expression_whose_canonical_form_outgrows_max_length_is_refused() -> None:
+    # "-*/x" copies the exclusion into every entry: 600 names become 600 "k(-x)".
+    text = ",".join(f"k{number}" for number in range(600)) + ",-*/x"
+    with pytest.raises(ProjectionLimitError, match="5289 characters in canonical form") as caught:
+        projection.parse(text)
+    assert caught.value.pos == text.index("*/x")
+    parsed = projection.parse(text, max_length=6000)
+    assert projection.parse(str(parsed), max_length=6000) == parsed
+
+
+def test_many_wildcard_exclusions_cost_one_walk_not_one_each() -> None:
+    names = ",".join(f"k{number}" for number in range(330))
+    exclusions = ",".join(f"-*/x{number}" for number in range(330))
+    started = time.perf_counter()
+    with pytest.raises(ProjectionLimitError, match="canonical form"):
+        projection.parse(f"{names},{exclusions}")
+    # One exclusion at a time took seconds here; generous bound for a loaded machine.
+    assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    "options", [{"max_length": -1}, {"max_items": -5}, {"max_depth": 0}, {"max_depth": 129}]
+)
+def test_limits_out_of_range_are_refused(options: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        projection.parse("a", **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["a(", "-a(b)", "a" * 5000])
+def test_errors_survive_pickling(text: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        projection.parse(text)
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert type(again) is type(caught.value)
+    assert (again.pos, again.expression, str(again)) == (
+        caught.value.pos,
+        caught.value.expression,
+        str(caught.value),
+    )

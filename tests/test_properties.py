@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
 from random import Random
 from typing import Any
 
@@ -152,3 +156,22 @@ def test_mixing_case_sensitivity_is_refused(folded: bool) -> None:
         p | q
     with pytest.raises(ValueError, match="case-insensitive"):
         p & q
+
+
+def test_projections_pickled_in_one_process_equal_those_parsed_in_another() -> None:
+    # Hashes depend on the process's hash seed; a pickled projection must not carry its own.
+    text = "a(b,c),-d/e,*(f),`g h`"
+    script = (
+        "import pickle, sys, projection\n"
+        f"sys.stdout.buffer.write(pickle.dumps(projection.parse({text!r})))\n"
+    )
+    dumped = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONHASHSEED": "1"},
+        capture_output=True,
+        check=True,
+    ).stdout
+    loaded = pickle.loads(dumped)
+    assert loaded == projection.parse(text)
+    assert hash(loaded) == hash(projection.parse(text))
+    assert loaded in {projection.parse(text)}
