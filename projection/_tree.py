@@ -14,7 +14,15 @@ from typing import Any, BinaryIO, Final, final
 from . import _bulk, _mask, _reference, _schema
 from ._compile import Compiled
 from ._errors import ProjectionLimitError
-from ._grammar import MAX_DEPTH, MAX_ITEMS, MAX_LENGTH, Limits, Selection, parse_syntax
+from ._grammar import (
+    MAX_DEPTH,
+    MAX_ITEMS,
+    MAX_LENGTH,
+    Limits,
+    Selection,
+    count_names,
+    parse_syntax,
+)
 from ._mask import DROP, WHOLE, Mask, Node
 from ._schema import Schema
 
@@ -254,17 +262,21 @@ def parse(
         resolved = _schema.resolve(syntax, schema, text, strict=strict)
         mask = _schema.fit(_mask.build(resolved, fold=case_insensitive), schema, strict=strict)
     parsed = Projection(mask, case_insensitive=case_insensitive, schema=schema)
-    # "-*/x" copies x into every entry: the canonical text can outgrow the expression. Capped at
-    # max_length, it always parses back with the same options, and the mask stays small.
+    # "-*/x" copies x into every entry, and exclusions print as whole paths: the canonical text
+    # can outgrow the expression. Held to the same limits, it always parses back with the same
+    # options, and the mask stays small. (Its nesting never exceeds the expression's.)
     canonical = str(parsed)
     if len(canonical) > limits.max_length:
-        raise ProjectionLimitError(
-            f"the expression stands for {len(canonical)} characters in canonical form, "
-            f"more than {limits.max_length}",
-            text,
-            _first_copying_exclusion(syntax),
-        )
-    return parsed
+        excess = f"{len(canonical)} characters"
+    elif len(canonical) // 2 >= limits.max_items and count_names(canonical) > limits.max_items:
+        excess = f"{count_names(canonical)} names"  # a name and what follows it: 2 characters
+    else:
+        return parsed
+    raise ProjectionLimitError(
+        f"the expression stands for {excess} in canonical form, more than the limit",
+        text,
+        _first_copying_exclusion(syntax),
+    )
 
 
 def _first_copying_exclusion(selection: Selection) -> int:

@@ -175,8 +175,11 @@ def test_an_expression_whose_canonical_form_outgrows_max_length_is_refused() -> 
     with pytest.raises(ProjectionLimitError, match="5289 characters in canonical form") as caught:
         projection.parse(text)
     assert caught.value.pos == text.index("*/x")
-    parsed = projection.parse(text, max_length=6000)
-    assert projection.parse(str(parsed), max_length=6000) == parsed
+    padded = text.replace(",", " ,  ")  # long enough for its canonical text, too many names
+    with pytest.raises(ProjectionLimitError, match="1200 names in canonical form"):
+        projection.parse(padded, max_length=6000)
+    parsed = projection.parse(text, max_length=6000, max_items=1200)
+    assert projection.parse(str(parsed), max_length=6000, max_items=1200) == parsed
 
 
 def test_many_wildcard_exclusions_cost_one_walk_not_one_each() -> None:
