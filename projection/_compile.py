@@ -22,6 +22,7 @@ from msgspec import UNSET, Raw
 
 from ._errors import PayloadError
 from ._mask import DROP, WHOLE, Mask, Node, kept
+from ._reference import map_nested
 
 __all__ = ["Compiled", "is_json"]
 
@@ -208,7 +209,10 @@ class Compiled:
             # Only what the Structs do not take goes the slow way: each element on its own.
             if _first_byte(data) != _OPEN_ARRAY:
                 return self._encode(self._generic(mask, data))
-            return self._encode([self._value(mask, element) for element in _ARRAY.decode(data)])
+            elements = _ARRAY.decode(data)
+            return self._encode(
+                map_nested(elements, functools.partial(self._value, mask), _array_items)
+            )
         return self._encode(value if typed.finish is None else typed.finish(value))
 
     def _typed_node(self, node: Node) -> _Typed | None:
@@ -250,7 +254,8 @@ class Compiled:
                 # Bulk input is an array of objects: one msgspec call decodes them all.
                 documents = _OBJECTS.decode(data)
             except msgspec.ValidationError:
-                return [self._value(mask, element) for element in _ARRAY.decode(data)]
+                elements = _ARRAY.decode(data)
+                return map_nested(elements, functools.partial(self._value, mask), _array_items)
             return [self._rebuild(mask, document) for document in documents]
         if first != _OPEN_OBJECT:
             # A primitive stays as it is (rule 7); decoding validates it and trims white space.
@@ -281,6 +286,11 @@ def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
         raise PayloadError("the JSON nests deeper than the decoder allows") from None
     except UnicodeError as error:
         raise PayloadError(f"a key is not valid Unicode: {error}") from None
+
+
+def _array_items(raw: Raw) -> list[Raw] | None:
+    """The elements of a decoded value that is an array; None for any other value."""
+    return _ARRAY.decode(raw) if memoryview(raw)[0] == _OPEN_ARRAY else None
 
 
 def _can_type(node: Node) -> bool:

@@ -194,3 +194,12 @@ def test_memory_stays_flat_over_50000_distinct_expressions() -> None:
     assert len(cache) == 256
     growth = samples[-1] - samples[0]
     assert growth < 8 * 2**20, f"resident memory grew by {growth / 2**20:.1f} MiB: {samples}"
+
+
+@pytest.mark.parametrize("text", ["a", "-b", "a(b)", "*(a)"])
+def test_arrays_nested_as_deep_as_the_decoder_allows(text: str) -> None:
+    depth = 900
+    data = b"[" * depth + b'{"a": {"b": 1}, "b": 2}, 3' + b"]" * depth
+    parsed = projection.parse(text)
+    assert parsed.project(data) == generic(parsed, data)
+    assert orjson.loads(parsed.project(data)) == parsed.apply(orjson.loads(data))
