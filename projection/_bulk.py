@@ -12,9 +12,9 @@ import io
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Final, NamedTuple
+from typing import IO, TYPE_CHECKING, Final, Literal, NamedTuple
 
-from ._compile import Compiled, is_json
+from ._compile import JSON_WHITE_SPACE, Compiled, is_json
 from ._errors import PayloadError
 from ._mask import Mask
 
@@ -29,6 +29,9 @@ BLOCK_BYTES: Final = 4 << 20
 # Blocks in flight per worker: one being projected, one waiting, so workers never idle.
 _IN_FLIGHT_PER_WORKER: Final = 2
 
+Layout = Literal["auto", "json", "ndjson"]
+"""How ``project_stream`` reads its input: one JSON document, NDJSON, or told by the first line."""
+
 ErrorHandler = Callable[[PayloadError], None]
 """Receives each rejected line; with none, the first invalid line raises."""
 
@@ -37,7 +40,9 @@ def project_lines(
     compiled: Compiled, lines: bytes | IO[bytes] | Iterable[bytes]
 ) -> Iterator[bytes]:
     """Each non-blank line projected, ending with ``b"\\n"``; lazily, in constant memory."""
-    source: Iterable[bytes] = io.BytesIO(lines) if isinstance(lines, bytes) else lines
+    if isinstance(lines, str):
+        raise TypeError("NDJSON to project must be bytes, a binary file or lines of bytes, not str")
+    source = io.BytesIO(lines) if isinstance(lines, (bytes, bytearray, memoryview)) else lines
     for number, line in enumerate(source, start=1):
         try:
             projected = _project_line(compiled, line)
@@ -50,7 +55,7 @@ def project_lines(
 def _project_line(compiled: Compiled, line: bytes) -> bytes | None:
     """One NDJSON line projected, or None for a blank line."""
     content = line.rstrip(b"\r\n")
-    if not content.strip():
+    if not content.strip(JSON_WHITE_SPACE):
         return None
     return compiled.project(content) + b"\n"
 
@@ -89,6 +94,16 @@ def _project_block(compiled: Compiled, block: bytes, keep_going: bool) -> _Block
         if projected is not None:
             output.append(projected)
     return _Block(b"".join(output), len(block), block.count(b"\n"), rejected)
+
+
+def _looks_like_a_line(line: bytes) -> bool:
+    """Whether ``line`` reads as NDJSON's first line rather than the start of a document."""
+    content = line.strip(JSON_WHITE_SPACE)
+    if not content or is_json(content):
+        return True
+    # A first line that opens and closes a value is a line gone wrong, not a pretty document:
+    # reading the rest as one document would hold all of it in memory, for nothing.
+    return content[:1] + content[-1:] in (b"{}", b"[]")
 
 
 def _read_blocks(first: bytes, source: IO[bytes]) -> Iterator[bytes]:
@@ -144,17 +159,24 @@ def project_stream(
     workers: int = 1,
     on_error: ErrorHandler | None = None,
     progress: Callable[[int], None] | None = None,
+    layout: Layout = "auto",
 ) -> None:
-    """Project ``source`` to ``sink``: one JSON document (any layout), or NDJSON.
+    """Project ``source`` to ``sink``: one JSON document (any layout, read whole), or NDJSON.
 
-    The input is NDJSON when its first line is a whole JSON value. ``path``, the regular file
-    ``source`` reads, lets workers read their blocks themselves. ``progress`` is called with the
-    number of input bytes done so far. With ``on_error`` an invalid NDJSON line is handed to it
-    and the run goes on; without, the first invalid line raises after what came before it is
-    written.
+    With ``layout="auto"`` the first line that is not blank decides: NDJSON when it is a whole
+    JSON value, or looks like one on a line of its own (``{...}`` or ``[...]``, invalid or not);
+    otherwise one document. ``path``, the regular file ``source`` reads, lets workers read their
+    blocks themselves. ``progress`` is called with the number of input bytes done so far. With
+    ``on_error`` an invalid NDJSON line is handed to it and the run goes on; without, the first
+    invalid line raises after what came before it is written.
     """
-    first = source.readline()
-    if first.strip() and not is_json(first):
+    first = b""
+    while not first.strip(JSON_WHITE_SPACE):
+        line = source.readline()
+        if not line:
+            break
+        first += line
+    if layout == "json" or (layout == "auto" and not _looks_like_a_line(first)):
         data = first + source.read()
         sink.write(compiled.project(data).rstrip(b"\r\n") + b"\n")
         if progress is not None:

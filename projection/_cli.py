@@ -11,8 +11,8 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 import orjson
 
@@ -23,7 +23,6 @@ from ._tree import Projection, parse
 
 __all__ = ["main"]
 
-_DEFAULT_EXPRESSION = "customerAccount(contacts(address)),accessToken"
 # What ``--schema`` can name: the Kibo models names resolve against.
 # The command starts in about a tenth of a second; the Kibo models and the sample generator load
 # only for the subcommands and options that use them.
@@ -44,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (``| head``): stop quietly, as Unix tools do.
         sys.stderr.close()
         return 0
+    except OSError as error:  # a FILE that cannot be read
+        print(f"projection: {error.strerror}: {error.filename}", file=sys.stderr)
+        return 2
     return status
 
 
@@ -70,11 +72,26 @@ def _expressions_as_operands(
             operands.extend(words)
         elif word in takes_value:
             options += [word, next(words, "")]
+        elif word[:2] in takes_value and not word.startswith("--"):
+            options.append(word)  # a short option with its value attached: -w2
         elif word in flags or word.startswith("--"):
             options.append(word)
         else:
             operands.append(word)
     return [argv[0], *options, "--", *operands] if operands else [argv[0], *options]
+
+
+def _at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: an integer no smaller than ``least`` (misuse, exit status 2)."""
+
+    def number(text: str) -> int:
+        value = int(text)
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be {least} or more, not {value}")
+        return value
+
+    number.__name__ = "integer"  # how argparse names the type in its error for "x"
+    return number
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -98,7 +115,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     apply.add_argument(
         "-w",
         "--workers",
-        type=int,
+        type=_at_least(1),
         default=1,
         help=f"NDJSON: project in this many processes, output in input order (this machine: "
         f"{os.cpu_count()} cores)",
@@ -110,11 +127,17 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         help="NDJSON: an invalid line stops the run (fail), or is left out and counted (skip), "
         "or left out, counted and each one shown (report)",
     )
+    apply.add_argument(
+        "--format",
+        choices=("auto", "json", "ndjson"),
+        default="auto",
+        help="one JSON document (read whole) or NDJSON (streamed); auto: the first line tells",
+    )
     _add_parse_options(apply)
     apply.set_defaults(run=_apply)
 
     sample = commands.add_parser("sample", help="write realistic Kibo CustomerAuthTicket documents")
-    sample.add_argument("-n", type=int, default=10, help="how many tickets (default: 10)")
+    sample.add_argument("-n", type=_at_least(0), default=10, help="how many tickets (default: 10)")
     sample.add_argument("--seed", type=int, default=0, help="the same seed gives the same tickets")
     sample.add_argument(
         "--format", choices=("ndjson", "json"), default="ndjson", help="one per line, or an array"
@@ -249,8 +272,6 @@ def _verdict(mask: Mask) -> str:
 def _sample(arguments: argparse.Namespace) -> int:
     from . import kibo
 
-    if arguments.n < 0:
-        raise SystemExit("projection sample: -n must be 0 or more")
     if arguments.format == "json":
         sys.stdout.buffer.write(kibo.sample_bytes(arguments.n, seed=arguments.seed) + b"\n")
     else:
@@ -302,8 +323,6 @@ def _bench(arguments: argparse.Namespace) -> int:
 
 def _apply(arguments: argparse.Namespace) -> int:
     projection = _parse(arguments)
-    if arguments.workers < 1:
-        raise SystemExit("projection apply: --workers must be 1 or more")
     if arguments.file is None and sys.stdin.isatty():
         print(
             "projection apply: reading JSON from the terminal; pipe a file in or name one:\n"
@@ -327,6 +346,7 @@ def _apply(arguments: argparse.Namespace) -> int:
             workers=arguments.workers,
             on_error=None if arguments.on_error == "fail" else rejected,
             progress=progress,
+            layout=arguments.format,
         )
     return rejected.summarize()
 
@@ -334,22 +354,27 @@ def _apply(arguments: argparse.Namespace) -> int:
 class _Rejected:
     """Counts the NDJSON lines ``--on-error skip|report`` let through, so none vanishes silently."""
 
+    _SHOWN: Final = 20  # line numbers kept for the summary: memory stays flat
+
     def __init__(self, *, report: bool) -> None:
         self.report = report
-        self.lines: list[int] = []
+        self.count = 0
+        self.first_lines: list[int] = []
 
     def __call__(self, error: PayloadError) -> None:
         assert error.line is not None
-        self.lines.append(error.line)
+        self.count += 1
+        if len(self.first_lines) < self._SHOWN:
+            self.first_lines.append(error.line)
         if self.report:
             print(f"projection: {error}", file=sys.stderr)
 
     def summarize(self) -> int:
         """Say how many lines were rejected; the exit status is 1 if any was."""
-        if not self.lines:
+        count = self.count
+        if not count:
             return 0
-        shown = ", ".join(map(str, self.lines[:20])) + (", ..." if len(self.lines) > 20 else "")
-        count = len(self.lines)
+        shown = ", ".join(map(str, self.first_lines)) + (", ..." if count > self._SHOWN else "")
         print(
             f"projection: rejected {count} invalid line{'s' if count > 1 else ''}: {shown}",
             file=sys.stderr,

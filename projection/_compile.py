@@ -24,7 +24,7 @@ from ._errors import PayloadError
 from ._mask import DROP, WHOLE, Mask, Node, kept
 from ._reference import map_nested
 
-__all__ = ["Compiled", "is_json"]
+__all__ = ["JSON_WHITE_SPACE", "Compiled", "is_json"]
 
 # Two ways to apply a node, chosen per node when compiling:
 #
@@ -32,7 +32,8 @@ __all__ = ["Compiled", "is_json"]
 #   entries, ``Raw`` for whole values; msgspec skips every other key without building it, and
 #   encoding the Struct writes the entries in their order, which is what rule 8 asks.
 # - generic: a node with another default (``*``, exclusions) or matching names ignoring case is
-#   decoded as ``dict[str, Raw]`` and rebuilt key by key in Python, keeping the document's order.
+#   decoded as ``dict[str, Raw]`` and rebuilt key by key in Python, in the order rule 8 asks
+#   (the document's, or the entries' for a DROP default with names folded), as the reference does.
 #
 # A typed node accepts an object, an array of objects, null or a boolean (spelt one way only, so
 # decoding and re-encoding them is byte for byte). Any other shape (a string where an object was
@@ -43,7 +44,8 @@ _OBJECT: Final = msgspec.json.Decoder(dict[str, Raw])
 _OBJECTS: Final = msgspec.json.Decoder(list[dict[str, Raw]])
 _ARRAY: Final = msgspec.json.Decoder(list[Raw])
 _VALUE: Final = msgspec.json.Decoder(Raw)
-_WHITE_SPACE: Final = b" \t\r\n"
+JSON_WHITE_SPACE: Final = b" \t\r\n"
+_BYTES_LIKE: Final = (bytes, bytearray, memoryview)
 _OPEN_OBJECT: Final = ord("{")
 _OPEN_ARRAY: Final = ord("[")
 _BYTE_OFFSET: Final = re.compile(r"\(byte (\d+)\)")
@@ -111,7 +113,9 @@ def _struct(node: Node, inner: Callable[[Mask, Raw], Projected]) -> tuple[Any, l
         f"Projected{next(_struct_names)}",
         fields,
         rename=rename,
-        gc=False,  # instances hold only Raw and other such Structs: no reference cycles
+        # Decoded trees hold no reference cycles (Raw leaves, fresh Structs, lists and dicts), so
+        # the collector need not track these instances.
+        gc=False,
     )
     element = defined | None | bool
     return defined | list[element] | None | bool, finish  # type: ignore[valid-type]
@@ -172,29 +176,29 @@ class Compiled:
 
     def project(self, data: bytes) -> bytes:
         """The projected document; the input itself when the projection keeps everything."""
+        if not isinstance(data, _BYTES_LIKE):
+            raise TypeError(f"JSON to project must be bytes, not {type(data).__name__}")
         if not isinstance(self._mask, Node):
             return data
         return _guarded(self._project, data)
 
     def project_block(self, block: bytes) -> bytes | None:
-        """NDJSON lines projected in one pass, or None if a line needs to be looked at alone.
+        """NDJSON lines projected with the least Python per line, or None to go line by line.
 
-        Only a typed projection takes whole blocks (msgspec decodes and encodes every line in one
-        call); an invalid line, a shape the Structs do not take or a generic projection give None.
+        Only a typed projection takes whole blocks; an invalid line, a blank one or a shape the
+        Structs do not take give None. Each line is decoded on its own, so a value never spans
+        two lines.
         """
         typed = self._top
         if typed is None:
             return None
-
-        def project_lines(block: bytes) -> bytes:
-            values = typed.decoder.decode_lines(block)
-            if typed.finish is not None:
-                values = list(map(typed.finish, values))
-            return self._encode_lines(values)
-
         try:
-            return _guarded(project_lines, block)
-        except PayloadError:
+            with _collector_paused():
+                values = list(map(typed.decoder.decode, _lines(block)))
+                if typed.finish is not None:
+                    values = list(map(typed.finish, values))
+                return self._encode_lines(values)
+        except (msgspec.DecodeError, RecursionError, UnicodeError):
             return None
 
     def _project(self, data: bytes) -> bytes:
@@ -288,6 +292,21 @@ def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
         raise PayloadError(f"a key is not valid Unicode: {error}") from None
 
 
+def _lines(block: bytes) -> list[memoryview]:
+    """The non-empty lines of ``block``, as views: nothing is copied before msgspec reads it."""
+    view = memoryview(block)
+    lines = []
+    start = 0
+    while start < len(block):
+        end = block.find(b"\n", start)
+        if end < 0:
+            end = len(block)
+        if end > start:
+            lines.append(view[start:end])
+        start = end + 1
+    return lines
+
+
 def _array_items(raw: Raw) -> list[Raw] | None:
     """The elements of a decoded value that is an array; None for any other value."""
     return _ARRAY.decode(raw) if memoryview(raw)[0] == _OPEN_ARRAY else None
@@ -311,7 +330,7 @@ def _first_byte(data: bytes | Raw) -> int:
     """The first byte that is not white space (a whole input may start with some), or -1."""
     view = memoryview(data)
     index = 0
-    while index < len(view) and view[index] in _WHITE_SPACE:
+    while index < len(view) and view[index] in JSON_WHITE_SPACE:
         index += 1
     return view[index] if index < len(view) else -1
 

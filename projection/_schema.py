@@ -116,7 +116,8 @@ def resolve(selection: Selection, schema: Schema, text: str, *, strict: bool) ->
 def _resolve_selection(
     selection: Selection, scope: _Scope, path: tuple[str, ...], text: str, strict: bool
 ) -> Selection:
-    # A plain loop: one frame per group level, as in the parser's own recursion over groups.
+    # A plain loop over the items: recursion only into groups, one frame per level, so its depth
+    # is bounded by max_depth.
     items: list[Item] = []
     for item in selection:
         items.append(_resolve_item(item, scope, path, text, strict))

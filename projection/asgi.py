@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from ._errors import ExpressionError, PayloadError
+from ._errors import ExpressionError, PayloadError, ProjectionLimitError
 from ._tree import Projection, parse
 
 __all__ = ["ResponseFieldsMiddleware"]
@@ -118,7 +118,17 @@ class ResponseFieldsMiddleware:
         """The effective projection, and whether it keeps the whole document."""
         fold = policy is not None and policy.case_insensitive
         requested: Projection | None = None
+        total = 0
         for text in expressions:
+            # The limit holds for all occurrences together: repeating the parameter is no way
+            # round it.
+            total += len(text)
+            if total > self.max_length:
+                raise ProjectionLimitError(
+                    f"the expressions are longer than {self.max_length} characters together",
+                    text,
+                    len(text) - (total - self.max_length),
+                )
             parsed = parse(text, case_insensitive=fold, max_length=self.max_length)
             requested = parsed if requested is None else requested | parsed
         if requested is None:

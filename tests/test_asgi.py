@@ -344,6 +344,16 @@ def test_an_expression_longer_than_max_length_answers_400() -> None:
     )
 
 
+def test_repeating_the_parameter_is_no_way_round_max_length() -> None:
+    upstream = Upstream()
+    middleware = ResponseFieldsMiddleware(upstream, max_length=10)
+    response = request(middleware, "&".join(fields(f"key{number}") for number in range(4)))
+    assert upstream.scopes == []
+    assert response.status == 400
+    problem = orjson.loads(response.body)
+    assert (problem["expression"], problem["pos"]) == ("key2", 2)
+
+
 # -- the scope ---------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import projection
 from projection import PayloadError, ProjectionCache
+from projection._bulk import project_stream
 from projection._compile import Compiled
 
 from .strategies import documents, expressions, json_texts
@@ -203,3 +204,28 @@ def test_arrays_nested_as_deep_as_the_decoder_allows(text: str) -> None:
     parsed = projection.parse(text)
     assert parsed.project(data) == generic(parsed, data)
     assert orjson.loads(parsed.project(data)) == parsed.apply(orjson.loads(data))
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        b'{"a": 1, "b": 2}\n{"a":\n2, "b": 3}\n',  # a value broken over two lines
+        b'{"a": 2, "b": 3} {"a": 4}\n{"a": 5}\n',  # two values on one line
+        b'{"a": 1}\n\x0b\n{"a": 2}\n',  # a vertical tab is not JSON white space
+        b'{"a": 1}\n  \t\r\n{"a": 2}\r\n',  # blank lines and CRLF are fine
+    ],
+)
+@pytest.mark.parametrize("text", ["a", "-b"])
+def test_ndjson_lines_are_judged_one_by_one_whatever_the_path(lines: bytes, text: str) -> None:
+    parsed = projection.parse(text)
+    expected: list[bytes | str] = []
+    for line in lines.split(b"\n"):
+        try:
+            expected.extend(parsed.project_lines([line]))
+        except PayloadError:
+            expected.append("rejected")
+    rejected: list[PayloadError] = []
+    output = io.BytesIO()
+    project_stream(parsed.compiled(), io.BytesIO(lines), output, on_error=rejected.append)
+    assert output.getvalue() == b"".join(line for line in expected if isinstance(line, bytes))
+    assert len(rejected) == expected.count("rejected")
