@@ -285,7 +285,7 @@ def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
         with _collector_paused():
             return function(data)
     except msgspec.DecodeError as error:
-        raise _payload_error(error, len(data)) from None
+        raise _payload_error(error, data) from None
     except RecursionError:
         raise PayloadError("the JSON nests deeper than the decoder allows") from None
     except UnicodeError as error:
@@ -335,13 +335,38 @@ def _first_byte(data: bytes | Raw) -> int:
     return view[index] if index < len(view) else -1
 
 
-def _payload_error(error: msgspec.DecodeError, size: int) -> PayloadError:
+def _payload_error(error: msgspec.DecodeError, data: bytes) -> PayloadError:
     detail = str(error).removeprefix("JSON is malformed: ")
     match = _BYTE_OFFSET.search(detail)
     if match:
         pos = int(match.group(1))
         detail = detail[: match.start()].rstrip()
     else:
-        pos = size  # msgspec names no byte when the data ends too early
+        pos = len(data)  # msgspec names no byte when the data ends too early
     detail = detail[:1].lower() + detail[1:]
-    return PayloadError(f"invalid JSON at byte {pos}: {detail}", pos=pos)
+    index = _element_at(data, pos)
+    where = f"byte {pos}" if index is None else f"byte {pos} (document {index} of the array)"
+    return PayloadError(f"invalid JSON at {where}: {detail}", pos=pos, index=index)
+
+
+# What moves the nesting depth or separates elements, strings skipped whole (they may hold any).
+_STRUCTURE: Final = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]')
+
+
+def _element_at(data: bytes, pos: int) -> int | None:
+    """Which element of a top-level array holds byte ``pos``: bulk input names the document.
+
+    Only on the error path, so a scan of what comes before ``pos`` is affordable.
+    """
+    if _first_byte(data) != _OPEN_ARRAY:
+        return None
+    depth = index = 0
+    for match in _STRUCTURE.finditer(data, 0, pos):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+        elif token in (b"]", b"}"):
+            depth -= 1
+        elif token == b"," and depth == 1:
+            index += 1
+    return index

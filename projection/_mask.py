@@ -92,25 +92,27 @@ def node(default: Mask, entries: Iterable[tuple[str, Mask]]) -> Mask:
 NOTHING: Final = node(DROP, ())
 
 
-def kept(node: Node, keys: Iterable[str], *, folded: bool) -> list[tuple[str, Mask]]:
-    """The document ``keys`` that ``node`` keeps, in output order (rule 8), each with its mask.
+def kept(level: Node, keys: Iterable[str], *, folded: bool) -> list[tuple[str, Mask]]:
+    """The document ``keys`` that ``level`` keeps, in output order (rule 8), each with its mask.
 
     A DROP-default node keeps its entries' order; with ``folded`` names, the several spellings of
     one entry come out together, in document order. Any other node keeps the document's order.
     """
-    if node.default is not DROP:
-        if not node.entries:  # "*(...)": every key, one mask
-            return [(key, node.default) for key in keys]
-        gives = node.gives
+    if level.default is not DROP:
+        if not level.entries:  # "*(...)": every key, one mask
+            return [(key, level.default) for key in keys]
+        gives = level.gives
         chosen = ((key, gives(key.casefold() if folded else key)) for key in keys)
         return [(key, mask) for key, mask in chosen if mask is not DROP]
     if not folded:
         present = keys if isinstance(keys, (dict, set, frozenset)) else set(keys)
-        return [(key, mask) for key, mask in node.entries.items() if key in present]
+        return [(key, mask) for key, mask in level.entries.items() if key in present]
     spellings: dict[str, list[str]] = {}
     for key in keys:
         spellings.setdefault(key.casefold(), []).append(key)
-    return [(key, mask) for entry, mask in node.entries.items() for key in spellings.get(entry, ())]
+    return [
+        (key, mask) for entry, mask in level.entries.items() for key in spellings.get(entry, ())
+    ]
 
 
 def union(left: Mask, right: Mask) -> Mask:

@@ -121,6 +121,9 @@ def _spelled(draw: st.DrawFn, value: Any) -> str:
             f"{draw(_spelled(item))}{draw(space)}"
             for key, item in value.items()
         ]
+        if len(members) > 1 and draw(st.booleans()):
+            # A key repeated: it keeps its first position and its last value (rule 9).
+            members.append(members[0].split(":")[0] + ":" + members[-1].split(":", 1)[1])
         return "{" + ",".join(members) + (draw(space) if not members else "") + "}"
     if isinstance(value, list):
         items = [f"{draw(space)}{draw(_spelled(item))}{draw(space)}" for item in value]

@@ -229,3 +229,12 @@ def test_ndjson_lines_are_judged_one_by_one_whatever_the_path(lines: bytes, text
     project_stream(parsed.compiled(), io.BytesIO(lines), output, on_error=rejected.append)
     assert output.getvalue() == b"".join(line for line in expected if isinstance(line, bytes))
     assert len(rejected) == expected.count("rejected")
+
+
+def test_invalid_bulk_input_names_the_document() -> None:
+    data = b'[{"a": "x,y]"}, {"a": [1, {"b": 2}]}, {"a": 1,}, {"a": 3}]'
+    for text in ("a", "-b"):
+        with pytest.raises(PayloadError) as caught:
+            projection.parse(text).project(data)
+        assert caught.value.index == 2
+        assert str(caught.value).startswith("invalid JSON at byte 46 (document 2 of the array): ")
