@@ -218,37 +218,48 @@ def _start_worker(mask: Mask, case_insensitive: bool) -> None:
 
 def _work(part: bytes | _Range, keep_going: bool) -> _Block:
     assert _worker_compiled is not None
-    block = part.read() if isinstance(part, _Range) else part
-    return _project_block(_worker_compiled, block, keep_going)
+    return _project_block(_worker_compiled, _content(part), keep_going)
+
+
+def _content(part: bytes | _Range) -> bytes:
+    return part.read() if isinstance(part, _Range) else part
 
 
 def _project_in_workers(
-    compiled: Compiled, parts: Iterator[bytes] | Iterator[_Range], workers: int, keep_going: bool
+    compiled: Compiled, parts: Iterator[bytes | _Range], workers: int, keep_going: bool
 ) -> Iterator[_Block]:
-    """Blocks projected in ``workers`` processes, yielded in input order.
+    """Blocks projected by ``workers`` processes, this one included, yielded in input order.
 
-    At most a few blocks per worker are in flight, so memory stays bounded however long the
-    stream; reading stops once a block fails and errors are not to be skipped.
+    This process takes every ``workers``-th block itself: it would otherwise only wait, and its
+    blocks cross no pipe. At most a few blocks per worker are in flight, so memory stays bounded
+    however long the stream; reading stops once a block fails and errors are not to be skipped.
     """
     # Imported here: runs with one worker, and the library itself, do without processes.
     from concurrent.futures import ProcessPoolExecutor
 
-    pending: deque[Future[_Block]] = deque()
+    pending: deque[Future[_Block] | bytes | _Range] = deque()
     with ProcessPoolExecutor(
-        max_workers=workers,
+        max_workers=workers - 1,
         initializer=_start_worker,
         initargs=(compiled.mask, compiled.case_insensitive),
     ) as pool:
+        numbered = enumerate(parts)
         while True:
-            for part in parts:
-                pending.append(pool.submit(_work, part, keep_going))
+            for number, part in numbered:
+                own = number % workers == 0
+                pending.append(part if own else pool.submit(_work, part, keep_going))
                 if len(pending) >= workers * _IN_FLIGHT_PER_WORKER:
                     break
             if not pending:
                 return
-            block = pending.popleft().result()
+            next_part = pending.popleft()
+            if isinstance(next_part, (bytes, _Range)):
+                block = _project_block(compiled, _content(next_part), keep_going)
+            else:
+                block = next_part.result()
             yield block
             if block.rejected and not keep_going:
-                for future in pending:
-                    future.cancel()
+                for waiting in pending:
+                    if not isinstance(waiting, (bytes, _Range)):
+                        waiting.cancel()
                 return

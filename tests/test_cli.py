@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 import projection
+from projection._bulk import BLOCK_BYTES
 from projection._cli import _Progress, main
 from projection.kibo import iter_sample_lines
 
@@ -114,8 +115,8 @@ def test_misuse_exits_with_status_2() -> None:
 
 
 def test_workers_keep_the_input_order_across_many_blocks(tmp_path: Path) -> None:
-    lines = b"".join(iter_sample_lines(1_000, seed=3))
-    assert len(lines) > 3 * 2**20  # several blocks, so several workers take part
+    lines = b"".join(iter_sample_lines(3_000, seed=3))
+    assert len(lines) > 2 * BLOCK_BYTES  # several blocks: this process and a worker take part
     source = tmp_path / "tickets.ndjson"
     source.write_bytes(lines)
     expression = "customerAccount(id,contacts(email)),-customerAccount/contacts/email"
@@ -123,7 +124,7 @@ def test_workers_keep_the_input_order_across_many_blocks(tmp_path: Path) -> None
     two = run("apply", "--workers", "2", expression, str(source))
     assert one.returncode == two.returncode == 0
     assert one.stdout == two.stdout
-    assert len(one.stdout.splitlines()) == 1_000
+    assert len(one.stdout.splitlines()) == 3_000
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
@@ -158,3 +159,18 @@ def test_progress_is_drawn_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> 
     assert drawn.startswith("\r[#######                       ]  25.0% 1 MiB ")
     assert drawn.count("%") == 1
     assert drawn.endswith("\r\x1b[K")
+
+
+def test_rejected_lines_are_numbered_across_blocks_and_processes(tmp_path: Path) -> None:
+    good = list(iter_sample_lines(3_000, seed=5))
+    bad_lines = [1_200, 2_500]  # in the second block (a worker's) and the third (this process's)
+    for number in bad_lines:
+        good[number - 1] = b'{"accessToken": }\n'
+    source = tmp_path / "tickets.ndjson"
+    source.write_bytes(b"".join(good))
+    result = run("apply", "accessToken", str(source), "-w", "2", "--on-error", "skip")
+    assert result.returncode == 1
+    assert len(result.stdout.splitlines()) == 3_000 - len(bad_lines)
+    assert result.stderr.decode().splitlines() == [
+        "projection: rejected 2 invalid lines: 1200, 2500"
+    ]
