@@ -46,43 +46,51 @@ def _time_ratio(group: Group, numerator: str, denominator: str) -> Ratio | None:
     return ratio(a.stats, b.stats)
 
 
-def _single(workload: Workload) -> Iterator[Target]:
-    assert workload.floor is not None
+def _ratios(
+    workload: Workload,
+    figure: str,
+    numerator: str | None,
+    denominator: str | None,
+    *,
+    bound: float,
+    at_most: bool,
+    unit: str = "x",
+    digits: int = 2,
+) -> Iterator[Target]:
+    """For each group: ``numerator``'s time over ``denominator``'s, read against ``bound``.
+
+    ``figure`` names the figure, with ``{label}`` for the group's label.
+    """
+    assert numerator is not None
+    assert denominator is not None
     for group in workload.groups:
-        found = _time_ratio(group, FAST_PATH.name, workload.floor)
-        if found is not None:
-            yield Target(
-                f"single ticket, {group.label}: `p.project` time / scan floor time",
-                found.median,
-                f"{found.median:.2f}x",
-                "≤ 1.4x",
-                found.median <= 1.4,
-            )
+        found = _time_ratio(group, numerator, denominator)
+        if found is None:
+            continue
+        value = found.median
+        yield Target(
+            figure.format(label=group.label),
+            value,
+            f"{value:.{digits}f}{unit}",
+            f"{'≤' if at_most else '≥'} {bound:g}{unit}",
+            value <= bound if at_most else value >= bound,
+        )
+
+
+def _single(workload: Workload) -> Iterator[Target]:
+    figure = "single ticket, {label}: `p.project` time / scan floor time"
+    yield from _ratios(workload, figure, FAST_PATH.name, workload.floor, bound=1.4, at_most=True)
 
 
 def _array(workload: Workload) -> Iterator[Target]:
-    assert workload.floor is not None
-    assert workload.baseline is not None
-    for group in workload.groups:
-        share = _time_ratio(group, workload.floor, FAST_PATH.name)
-        if share is not None:
-            yield Target(
-                f"bulk array, {group.label}: `p.project` throughput / scan floor throughput",
-                share.median,
-                f"{share.median:.2f}",
-                "≥ 0.75",
-                share.median >= 0.75,
-            )
-    for group in workload.groups:
-        speedup = _time_ratio(group, workload.baseline, FAST_PATH.name)
-        if speedup is not None:
-            yield Target(
-                f"bulk array, {group.label}: `p.project` speed-up over {workload.baseline}",
-                speedup.median,
-                f"{speedup.median:.1f}x",
-                "≥ 20x",
-                speedup.median >= 20,
-            )
+    share = "bulk array, {label}: `p.project` throughput / scan floor throughput"
+    yield from _ratios(
+        workload, share, workload.floor, FAST_PATH.name, bound=0.75, at_most=False, unit=""
+    )
+    speedup = f"bulk array, {{label}}: `p.project` speed-up over {workload.baseline}"
+    yield from _ratios(
+        workload, speedup, workload.baseline, FAST_PATH.name, bound=20, at_most=False, digits=1
+    )
 
 
 def _ndjson(workload: Workload) -> Iterator[Target]:
@@ -109,33 +117,18 @@ def _ndjson(workload: Workload) -> Iterator[Target]:
 
 
 def _parse(workload: Workload) -> Iterator[Target]:
-    assert workload.baseline is not None
-    for group in workload.groups:
-        found = _time_ratio(group, "projection.parse", workload.baseline)
-        if found is not None:
-            yield Target(
-                f"cold parse, {group.label} expression: `projection.parse` time / "
-                f"`{workload.baseline}` time",
-                found.median,
-                f"{found.median:.2f}x",
-                "≤ 3x",
-                found.median <= 3,
-            )
+    figure = (
+        f"cold parse, {{label}} expression: `projection.parse` time / `{workload.baseline}` time"
+    )
+    yield from _ratios(
+        workload, figure, "projection.parse", workload.baseline, bound=3, at_most=True
+    )
 
 
 def _cached(workload: Workload) -> Iterator[Target]:
-    assert workload.baseline is not None
-    for group in workload.groups:
-        found = _time_ratio(group, "projection.project (cached)", workload.baseline)
-        if found is not None:
-            yield Target(
-                f"warm cache, {group.label}: `projection.project` time / precompiled "
-                "`p.project` time",
-                found.median,
-                f"{found.median:.2f}x",
-                "≤ 1.1x",
-                found.median <= 1.1,
-            )
+    figure = "warm cache, {label}: `projection.project` time / precompiled `p.project` time"
+    numerator = "projection.project (cached)"
+    yield from _ratios(workload, figure, numerator, workload.baseline, bound=1.1, at_most=True)
 
 
 _CHECKS: dict[str, Callable[[Workload], Iterator[Target]]] = {
