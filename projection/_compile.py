@@ -152,7 +152,16 @@ class Compiled:
     with one, and those met below a generic node, so values under ``*`` still go through msgspec.
     """
 
-    __slots__ = ("_encode", "_encode_lines", "_folded", "_mask", "_may_type", "_top", "_typed")
+    __slots__ = (
+        "_encode",
+        "_encode_lines",
+        "_fast",
+        "_folded",
+        "_mask",
+        "_may_type",
+        "_top",
+        "_typed",
+    )
 
     def __init__(self, mask: Mask, *, case_insensitive: bool = False, typed: bool = True) -> None:
         """Compile ``mask``; ``typed=False`` takes the generic path everywhere (to compare both)."""
@@ -165,6 +174,8 @@ class Compiled:
         self._may_type = typed and not case_insensitive
         self._typed: dict[Node, _Typed | None] = {}
         self._top = self._typed_node(mask) if isinstance(mask, Node) else None
+        top = self._top
+        self._fast = top.decoder.decode if top is not None and top.finish is None else None
 
     @property
     def mask(self) -> Mask:
@@ -176,6 +187,13 @@ class Compiled:
 
     def project(self, data: bytes) -> bytes:
         """The projected document; the input itself when the projection keeps everything."""
+        fast = self._fast
+        if fast is not None and type(data) is bytes and len(data) < _LARGE:
+            # The gateway's case, with as little Python as can be around two msgspec calls.
+            try:
+                return self._encode(fast(data))
+            except (msgspec.MsgspecError, RecursionError):
+                pass  # the careful path below finds what is wrong, or takes the shape another way
         if not isinstance(data, _BYTES_LIKE):
             raise TypeError(f"JSON to project must be bytes, not {type(data).__name__}")
         if not isinstance(self._mask, Node):
