@@ -39,7 +39,8 @@ class Projection:
     """A parsed ``responseFields`` expression: which parts of a JSON document to keep.
 
     Build one with ``projection.parse`` or ``Projection.from_paths``. ``str(p)`` is the canonical
-    expression, ``p.apply(value)`` projects Python values, ``p | q`` and ``p & q`` combine.
+    expression, ``p.apply(value)`` projects Python values, ``p | q`` and ``p & q`` combine. The
+    constructor itself takes a mask that ``projection._mask`` built, simplified: it is internal.
     """
 
     __slots__ = ("_case_insensitive", "_compiled", "_mask", "_schema", "_text")
