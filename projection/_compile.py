@@ -228,13 +228,8 @@ class Compiled:
         try:
             value = typed.decoder.decode(data)
         except msgspec.ValidationError:
-            # Only what the Structs do not take goes the slow way: each element on its own.
-            if _first_byte(data) != _OPEN_ARRAY:
-                return self._encode(self._generic(mask, data))
-            elements = _ARRAY.decode(data)
-            return self._encode(
-                map_nested(elements, functools.partial(self._value, mask), _array_items)
-            )
+            # Only what the Structs do not take goes the slow way: an array element by element.
+            return self._encode(self._generic(mask, data))
         return self._encode(value if typed.finish is None else typed.finish(value))
 
     def _typed_node(self, node: Node) -> _Typed | None:
@@ -272,13 +267,17 @@ class Compiled:
         """``data`` projected by ``mask`` whatever its shape, rebuilt in Python around Raws."""
         first = _first_byte(data)
         if first == _OPEN_ARRAY:
-            try:
+            if self._typed_node(mask) is None:
                 # Bulk input is an array of objects: one msgspec call decodes them all.
-                documents = _OBJECTS.decode(data)
-            except msgspec.ValidationError:
-                elements = _ARRAY.decode(data)
-                return map_nested(elements, functools.partial(self._value, mask), _array_items)
-            return [self._rebuild(mask, document) for document in documents]
+                try:
+                    documents = _OBJECTS.decode(data)
+                except msgspec.ValidationError:
+                    pass
+                else:
+                    return [self._rebuild(mask, document) for document in documents]
+            # Each element on its own: a typed one through its Struct, the others rebuilt.
+            elements = _ARRAY.decode(data)
+            return map_nested(elements, functools.partial(self._value, mask), _array_items)
         if first != _OPEN_OBJECT:
             # A primitive stays as it is (rule 7); decoding validates it and trims white space.
             return _VALUE.decode(data)
