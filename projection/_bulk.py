@@ -8,26 +8,32 @@ in input order, and lets no invalid line go unnoticed.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import queue
+import signal
+import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Final, Literal, NamedTuple
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias
 
 from ._compile import JSON_WHITE_SPACE, Compiled, is_json
 from ._errors import PayloadError
 from ._mask import Mask
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from multiprocessing.connection import Connection
 
 __all__ = ["project_lines", "project_stream"]
 
 # Lines are read and sent to workers in blocks of about this many bytes: large enough that the
 # cost of a hand-off is small, small enough that a few blocks in flight use little memory.
 BLOCK_BYTES: Final = 4 << 20
-# Blocks in flight per worker: one being projected, one waiting, so workers never idle.
-_IN_FLIGHT_PER_WORKER: Final = 2
+# Parts submitted to each worker process: one being projected, one waiting, so it never idles.
+_SUBMITTED_PER_WORKER: Final = 2
+# Blocks held in order per process: room for this process to work ahead of a slow worker.
+_HELD_PER_WORKER: Final = 4
 
 Layout = Literal["auto", "json", "ndjson"]
 """How ``project_stream`` reads its input: one JSON document, NDJSON, or told by the first line."""
@@ -183,42 +189,162 @@ def project_stream(
             progress(len(data))
         return
     keep_going = on_error is not None
-    blocks: Iterator[_Block]
-    if workers == 1:
-        blocks = (
-            _project_block(compiled, block, keep_going) for block in _read_blocks(first, source)
-        )
-    elif path is not None and os.path.isfile(path):
-        blocks = _project_in_workers(compiled, _file_ranges(path), workers, keep_going)
+    parts: Iterator[bytes | _Range]
+    if path is not None and os.path.isfile(path):
+        # Ranges of a file are read in one call each, into a buffer of the block's size that is
+        # freed before the next is read, so the allocator reuses its memory instead of faulting
+        # in fresh pages: a fifth of a single worker's time, measured, against reading the stream
+        # and completing its last line.
+        parts = _file_ranges(path)
     else:
-        blocks = _project_in_workers(compiled, _read_blocks(first, source), workers, keep_going)
+        parts = _read_blocks(first, source)
+    blocks: Generator[_Block, None, None]
+    if workers == 1:
+        blocks = (_project_block(compiled, _content(part), keep_going) for part in parts)
+    else:
+        blocks = _project_in_workers(compiled, parts, workers, keep_going)
     lines_before = done = 0
-    for block in blocks:
-        sink.write(block.output)
-        done += block.size
-        if progress is not None:
-            progress(done)
-        for number, error in block.rejected:
-            numbered = _numbered(error, lines_before + number)
-            if on_error is None:
-                raise numbered
-            on_error(numbered)
-        lines_before += block.breaks
+    # Closed on the way out, however it is left: workers stop now, not when collected.
+    with contextlib.closing(blocks):
+        for block in blocks:
+            sink.write(block.output)
+            done += block.size
+            if progress is not None:
+                progress(done)
+            for number, error in block.rejected:
+                numbered = _numbered(error, lines_before + number)
+                if on_error is None:
+                    raise numbered
+                on_error(numbered)
+            lines_before += block.breaks
 
 
 # -- worker processes -------------------------------------------------------------------------
+#
+# Each worker process has its own pipe. Parts go to it through a thread of this process, so that
+# submitting never waits on a busy worker; results come back through a thread of the worker, so
+# that it projects its next part while this process has not yet read the last result. This
+# process reads a worker's results itself, when it needs them, in order. (A pool that reads
+# results with a thread of this process, as ``concurrent.futures`` does, stalls its workers: the
+# thread needs the interpreter lock, which this process holds while it projects a block of its
+# own, and a worker cannot finish sending a result bigger than the pipe until it is read.)
 
-_worker_compiled: Compiled | None = None
+_Task: TypeAlias = "tuple[bytes | _Range, bool] | None"
+"""A part to project and whether to keep going after an invalid line; None says stop."""
 
 
-def _start_worker(mask: Mask, case_insensitive: bool) -> None:
-    global _worker_compiled
-    _worker_compiled = Compiled(mask, case_insensitive=case_insensitive)
+def _serve(connection: Connection, mask: Mask, case_insensitive: bool) -> None:
+    """A worker process: project each part received, send back its block or the exception.
+
+    A block is sent as two messages, the block without its output, then the output as bytes:
+    the output, most of what crosses the pipe, is then not copied by pickling.
+    """
+    # Ctrl-C reaches the whole process group: the parent handles it and stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    compiled = Compiled(mask, case_insensitive=case_insensitive)
+    outgoing: queue.SimpleQueue[object] = queue.SimpleQueue()
+    sender = threading.Thread(target=_send_all, args=(connection, outgoing), daemon=True)
+    sender.start()
+    while True:
+        try:
+            task: _Task = connection.recv()
+        except EOFError:
+            break  # the parent is gone
+        if task is None:
+            break
+        part, keep_going = task
+        try:
+            block = _project_block(compiled, _content(part), keep_going)
+        except Exception as error:  # handed to the parent, which raises it
+            outgoing.put(error)
+        else:
+            outgoing.put(block._replace(output=b""))
+            outgoing.put(block.output)
+    outgoing.put(None)
+    sender.join()
 
 
-def _work(part: bytes | _Range, keep_going: bool) -> _Block:
-    assert _worker_compiled is not None
-    return _project_block(_worker_compiled, _content(part), keep_going)
+def _send_all(connection: Connection, items: queue.SimpleQueue[Any]) -> None:
+    """Send each item of ``items`` through ``connection``, up to None included.
+
+    ``bytes`` go as they are (``recv_bytes`` reads them), anything else pickled (``recv``).
+    """
+    while True:
+        item = items.get()
+        try:
+            if type(item) is bytes:
+                connection.send_bytes(item)
+            else:
+                connection.send(item)
+        except OSError:
+            return  # the other process is gone or stopped listening; it finds out itself
+        except Exception as error:  # an exception that does not pickle
+            connection.send(RuntimeError(f"worker process failed: {item!r} ({error})"))
+        if item is None:
+            return
+
+
+class _Worker:
+    """One worker process: parts go in through ``submit``, blocks come out in the same order."""
+
+    def __init__(self, compiled: Compiled) -> None:
+        # Imported here: runs with one worker, and the library itself, do without processes.
+        import multiprocessing
+
+        context = multiprocessing.get_context()
+        self._connection, there = context.Pipe()
+        self._process = context.Process(
+            target=_serve,
+            args=(there, compiled.mask, compiled.case_insensitive),
+            daemon=True,
+            name="projection worker",
+        )
+        self._process.start()
+        there.close()
+        self._tasks: queue.SimpleQueue[_Task] = queue.SimpleQueue()
+        self._sender = threading.Thread(
+            target=_send_all, args=(self._connection, self._tasks), daemon=True
+        )
+        self.pending = 0
+
+    def start(self) -> None:
+        """Start sending, once every worker process is started: forking with threads can hang."""
+        self._sender.start()
+
+    def submit(self, part: bytes | _Range, keep_going: bool) -> None:
+        self._tasks.put((part, keep_going))
+        self.pending += 1
+
+    def ready(self) -> bool:
+        """Whether the next block has arrived, or started to."""
+        return self._connection.poll()
+
+    def result(self) -> _Block:
+        """The block of the oldest part submitted; raises what the worker raised."""
+        try:
+            outcome: _Block | Exception = self._connection.recv()
+            if isinstance(outcome, _Block):
+                outcome = outcome._replace(output=self._connection.recv_bytes())
+        except (EOFError, OSError):
+            self._process.join(1)
+            raise RuntimeError(
+                f"worker process {self._process.pid} stopped unexpectedly "
+                f"(exit code {self._process.exitcode})"
+            ) from None
+        self.pending -= 1
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def stop(self) -> None:
+        """Stop the process: at once if results are still owed, since none will be read."""
+        if self.pending:
+            self._process.terminate()
+        if self._sender.ident is not None:
+            self._tasks.put(None)
+            self._sender.join()
+        self._connection.close()
+        self._process.join()
 
 
 def _content(part: bytes | _Range) -> bytes:
@@ -227,39 +353,52 @@ def _content(part: bytes | _Range) -> bytes:
 
 def _project_in_workers(
     compiled: Compiled, parts: Iterator[bytes | _Range], workers: int, keep_going: bool
-) -> Iterator[_Block]:
+) -> Generator[_Block, None, None]:
     """Blocks projected by ``workers`` processes, this one included, yielded in input order.
 
-    This process takes every ``workers``-th block itself: it would otherwise only wait, and its
-    blocks cross no pipe. At most a few blocks per worker are in flight, so memory stays bounded
-    however long the stream; reading stops once a block fails and errors are not to be skipped.
+    The other processes are kept supplied with a few parts each. While the next block in order
+    is still being projected elsewhere, this process projects the next part itself rather than
+    wait, so each process's share follows its speed (a worker also pays for sending its output
+    back; this process's blocks cross no pipe). At most a few blocks per worker are held, so
+    memory stays bounded however long the stream; reading stops once a block fails and errors
+    are not to be skipped.
     """
-    # Imported here: runs with one worker, and the library itself, do without processes.
-    from concurrent.futures import ProcessPoolExecutor
+    most_held = workers * _HELD_PER_WORKER
+    held: deque[_Block | _Worker] = deque()  # in input order; a worker stands for its next block
+    pool: list[_Worker] = []
+    exhausted = False
 
-    pending: deque[Future[_Block] | bytes | _Range] = deque()
-    with ProcessPoolExecutor(
-        max_workers=workers - 1,
-        initializer=_start_worker,
-        initargs=(compiled.mask, compiled.case_insensitive),
-    ) as pool:
-        numbered = enumerate(parts)
+    def take() -> bytes | _Range | None:
+        nonlocal exhausted
+        part = None if exhausted else next(parts, None)
+        exhausted = part is None
+        return part
+
+    try:
+        pool.extend(_Worker(compiled) for _ in range(workers - 1))
+        for worker in pool:
+            worker.start()
         while True:
-            for number, part in numbered:
-                own = number % workers == 0
-                pending.append(part if own else pool.submit(_work, part, keep_going))
-                if len(pending) >= workers * _IN_FLIGHT_PER_WORKER:
-                    break
-            if not pending:
+            for worker in pool:
+                while len(held) < most_held and worker.pending < _SUBMITTED_PER_WORKER:
+                    part = take()
+                    if part is None:
+                        break
+                    worker.submit(part, keep_going)
+                    held.append(worker)
+            if not held:
                 return
-            next_part = pending.popleft()
-            if isinstance(next_part, (bytes, _Range)):
-                block = _project_block(compiled, _content(next_part), keep_going)
-            else:
-                block = next_part.result()
+            head = held[0]
+            if isinstance(head, _Worker) and not head.ready() and len(held) < most_held:
+                part = take()
+                if part is not None:
+                    held.append(_project_block(compiled, _content(part), keep_going))
+                    continue
+            held.popleft()
+            block = head if isinstance(head, _Block) else head.result()
             yield block
             if block.rejected and not keep_going:
-                for waiting in pending:
-                    if not isinstance(waiting, (bytes, _Range)):
-                        waiting.cancel()
                 return
+    finally:
+        for worker in pool:
+            worker.stop()

@@ -163,7 +163,7 @@ def test_progress_is_drawn_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_rejected_lines_are_numbered_across_blocks_and_processes(tmp_path: Path) -> None:
     good = list(iter_sample_lines(3_000, seed=5))
-    bad_lines = [1_200, 2_500]  # in the second block (a worker's) and the third (this process's)
+    bad_lines = [1_200, 2_500]  # in the second block and the third, whichever process takes them
     for number in bad_lines:
         good[number - 1] = b'{"accessToken": }\n'
     source = tmp_path / "tickets.ndjson"

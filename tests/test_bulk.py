@@ -1,0 +1,180 @@
+"""NDJSON streams across processes: order, errors, a dying worker, early stops, pipes.
+
+Blocks are made small here, so that a few hundred lines make many blocks and this process and
+its workers interleave in many ways; which process projects which block is left to timing, and
+every outcome must be the same whatever it was.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import projection
+from projection import PayloadError, _bulk
+from projection._bulk import _Range, project_stream
+from projection.kibo import iter_sample_lines
+
+EXPRESSION = "customerAccount(id,contacts(email)),-customerAccount/contacts/email,accessToken"
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_bulk, "BLOCK_BYTES", 8 << 10)
+
+
+@pytest.fixture(scope="module")
+def tickets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bulk") / "tickets.ndjson"
+    path.write_bytes(b"".join(iter_sample_lines(400, seed=11)))
+    return path
+
+
+def stream(
+    path: Path, *, workers: int, from_file: bool = True, skip: bool = False
+) -> tuple[bytes, list[PayloadError]]:
+    rejected: list[PayloadError] = []
+    sink = io.BytesIO()
+    with path.open("rb") as source:
+        project_stream(
+            projection.parse(EXPRESSION).compiled(),
+            source,
+            sink,
+            path=str(path) if from_file else None,
+            workers=workers,
+            on_error=rejected.append if skip else None,
+        )
+    return sink.getvalue(), rejected
+
+
+def expected_lines(path: Path) -> bytes:
+    return b"".join(projection.parse(EXPRESSION).project_lines(path.read_bytes()))
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("from_file", [True, False], ids=["file", "stream"])
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_output_keeps_the_input_order(tickets: Path, workers: int, from_file: bool) -> None:
+    assert tickets.stat().st_size > 50 * _bulk.BLOCK_BYTES
+    output, rejected = stream(tickets, workers=workers, from_file=from_file)
+    assert output == expected_lines(tickets)
+    assert rejected == []
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_invalid_lines_are_numbered_across_blocks(tmp_path: Path, workers: int) -> None:
+    lines = list(iter_sample_lines(300, seed=12))
+    invalid = [7, 150, 151, 299]
+    for number in invalid:
+        lines[number - 1] = b'{"accessToken": }\n'
+    path = tmp_path / "tickets.ndjson"
+    path.write_bytes(b"".join(lines))
+    output, rejected = stream(path, workers=workers, skip=True)
+    assert [error.line for error in rejected] == invalid
+    assert len(output.splitlines()) == 300 - len(invalid)
+
+
+@pytest.mark.usefixtures("small_blocks")
+def test_failing_stops_at_the_first_invalid_line_and_stops_the_workers(tmp_path: Path) -> None:
+    lines = list(iter_sample_lines(300, seed=13))
+    lines[40] = b"not json\n"
+    path = tmp_path / "tickets.ndjson"
+    path.write_bytes(b"".join(lines))
+    sink = io.BytesIO()
+    with pytest.raises(PayloadError, match=r"^line 41: ") as raised, path.open("rb") as source:
+        project_stream(
+            projection.parse(EXPRESSION).compiled(), source, sink, path=str(path), workers=2
+        )
+    assert raised.value.line == 41
+    assert sink.getvalue() == expected_lines_of(tmp_path / "first.ndjson", lines[:40])
+    assert multiprocessing.active_children() == []
+
+
+def expected_lines_of(path: Path, lines: list[bytes]) -> bytes:
+    path.write_bytes(b"".join(lines))
+    return expected_lines(path)
+
+
+def test_an_exception_in_any_process_reaches_the_caller(tmp_path: Path) -> None:
+    missing = _Range(str(tmp_path / "missing.ndjson"), 0, 10)
+    blocks = _bulk._project_in_workers(
+        projection.parse("a").compiled(), iter([missing] * 6), workers=2, keep_going=False
+    )
+    with pytest.raises(FileNotFoundError):
+        list(blocks)
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="the patch reaches workers by fork"
+)
+@pytest.mark.usefixtures("small_blocks")
+def test_a_worker_that_dies_is_reported(tickets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parent = os.getpid()
+    project_block = _bulk._project_block
+
+    def die_in_a_worker(*arguments: object) -> object:
+        if os.getpid() != parent:
+            os._exit(3)
+        return project_block(*arguments)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_bulk, "_project_block", die_in_a_worker)
+    with pytest.raises(RuntimeError, match=r"worker process \d+ stopped unexpectedly"):
+        stream(tickets, workers=2)
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.usefixtures("small_blocks")
+def test_stopping_early_stops_the_workers(tickets: Path) -> None:
+    blocks = _bulk._project_in_workers(
+        projection.parse(EXPRESSION).compiled(),
+        _bulk._file_ranges(str(tickets)),
+        workers=3,
+        keep_going=False,
+    )
+    first = next(blocks)
+    assert first.output
+    blocks.close()
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_workers_start_with_any_start_method(tickets: Path, method: str) -> None:
+    script = f"""
+import multiprocessing, sys
+from projection._cli import main
+if __name__ == "__main__":
+    multiprocessing.set_start_method({method!r})
+    sys.exit(main(["apply", {EXPRESSION!r}, {str(tickets)!r}, "--workers", "2"]))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == expected_lines(tickets)
+
+
+def _pipe_size(descriptor: int) -> int:
+    import fcntl
+
+    return fcntl.fcntl(descriptor, fcntl.F_GETPIPE_SZ)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are Linux's")
+def test_pipes_are_widened_and_anything_else_is_left_alone(tmp_path: Path) -> None:
+    from projection._cli import _PIPE_BYTES, _widen_pipe
+
+    reading, writing = os.pipe()
+    with open(reading, "rb") as pipe, open(writing, "wb"), (tmp_path / "f").open("wb") as file:
+        _widen_pipe(pipe)
+        assert _pipe_size(reading) == _PIPE_BYTES
+        _widen_pipe(file)  # not a pipe: nothing happens, nothing is raised
+        _widen_pipe(io.BytesIO())  # no descriptor at all
