@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlencode
 
 import orjson
+
+from projection.mock import running
 
 # The only address this test ever sends to.
 HOST: Final = "127.0.0.1"
@@ -136,38 +135,6 @@ def _round(
     return elapsed, total
 
 
-@contextmanager
-def _server() -> Iterator[int]:
-    """The mock under uvicorn on a free loopback port; always stopped on the way out."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-    # No access log: writing 40,000 log lines would be measured along with the server.
-    command = [sys.executable, "-m", "uvicorn", "--factory", "projection.mock:create_app"]
-    command += ["--host", HOST, "--port", str(port), "--no-access-log", "--log-level", "warning"]
-    server = subprocess.Popen(command)
-    try:
-        limit = time.monotonic() + 15
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"the server exited with status {server.returncode}")
-            try:
-                socket.create_connection((HOST, port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > limit:
-                    raise RuntimeError("the server did not listen within 15 s") from None
-                time.sleep(0.05)
-        yield port
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__)
     parser.add_argument("--requests", type=int, default=20_000, help="of each kind (20,000)")
@@ -182,7 +149,8 @@ def main() -> int:
     rates: dict[str, list[float]] = {kind.label: [] for kind in KINDS}
     totals = {kind.label: Tally() for kind in KINDS}
     try:
-        with _server() as port:
+        with running(host=HOST) as server:
+            port = server.port
             for kind in KINDS:
                 # Counted for errors, not for speed: the first requests compile the projection.
                 totals[kind.label].add(_round(port, kind, WARM_UP, arguments.clients, deadline)[1])

@@ -155,8 +155,16 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     mock.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     mock.add_argument("--port", type=int, default=8080, help="port to bind (default: 8080)")
+    mock.add_argument(
+        "--fd",
+        type=int,
+        help="serve on this listening socket, already bound (instead of --host and --port)",
+    )
     mock.add_argument("--token", help="accept only this bearer token (default: any)")
     mock.add_argument("--seed", type=int, default=0, help="the same seed gives the same tickets")
+    mock.add_argument(
+        "--no-access-log", action="store_true", help="do not log each request on stdout"
+    )
     mock.set_defaults(run=_mock)
 
     bench = commands.add_parser(
@@ -298,7 +306,13 @@ def _mock(arguments: argparse.Namespace) -> int:
     from .mock import create_app
 
     app = create_app(token=arguments.token, seed=arguments.seed)
-    uvicorn.run(app, host=arguments.host, port=arguments.port)
+    uvicorn.run(
+        app,
+        host=arguments.host,
+        port=arguments.port,
+        fd=arguments.fd,
+        access_log=not arguments.no_access_log,
+    )
     return 0
 
 

@@ -2,20 +2,29 @@
 
 ``create_app()`` answers ``GET /commerce/customer/authtickets/anonymousshopper`` (also under
 ``/api``) with a fresh CustomerAuthTicket, trimmed by ``ResponseFieldsMiddleware``; its errors are
-Kibo-style JSON. ``projection mock`` serves it with uvicorn.
+Kibo-style JSON. ``projection mock`` serves it with uvicorn; ``running()`` does so in a child
+process for the length of a ``with`` block, for test suites that want a real socket.
 """
 
 from __future__ import annotations
 
 import hmac
-from typing import Any, Final
+import http.client
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any, Final, NamedTuple
 
 import msgspec
 
 from .asgi import ASGIApp, Receive, ResponseFieldsMiddleware, Scope, Send
 from .kibo import anonymous_authtickets
 
-__all__ = ["create_app"]
+__all__ = ["RunningServer", "create_app", "running"]
 
 _ROUTES: Final = frozenset(
     {
@@ -129,3 +138,88 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+# -- in a child process -----------------------------------------------------------------------
+
+
+class RunningServer(NamedTuple):
+    """Where a server started by ``running`` listens."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """The base URL, without a trailing slash: ``http://127.0.0.1:PORT``."""
+        return f"http://{self.host}:{self.port}"
+
+
+@contextmanager
+def running(
+    *,
+    token: str | None = None,
+    seed: int = 0,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    access_log: bool = False,
+    timeout: float = 15.0,
+) -> Iterator[RunningServer]:
+    """``projection mock`` under uvicorn in a child process, serving until the block ends.
+
+    The socket is bound here and handed to the child, so ``port=0`` takes a free port with no
+    race, and a port in use raises ``OSError`` at once. The block starts once the server has
+    answered a request. Requests are not logged unless ``access_log``: a load test would measure
+    the logging too. The server is stopped on the way out, however the block is left. If it
+    exits or does not answer within ``timeout`` seconds, ``RuntimeError`` says so with what it
+    printed. Needs the ``server`` extra (uvicorn).
+    """
+    with socket.create_server((host, port)) as listener, tempfile.TemporaryFile() as log:
+        descriptor = listener.fileno()
+        command = [sys.executable, "-m", "projection", "mock", "--fd", str(descriptor)]
+        command += ["--seed", str(seed)]
+        if token is not None:
+            command += ["--token", token]
+        if not access_log:
+            command.append("--no-access-log")
+        server = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, pass_fds=[descriptor]
+        )
+        address = RunningServer(host, listener.getsockname()[1])
+        try:
+            _wait_until_serving(server, address, timeout, log)
+            yield address
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _wait_until_serving(
+    server: subprocess.Popen[bytes], address: RunningServer, timeout: float, log: IO[bytes]
+) -> None:
+    """Return once the server answers any request; raise if it exits or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while server.poll() is None:
+        connection = http.client.HTTPConnection(address.host, address.port, timeout=0.5)
+        try:
+            connection.request("GET", "/")
+            connection.getresponse().read()
+            return
+        except OSError:  # refused, reset or timed out: the server is not answering yet
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the mock server did not answer within {timeout:g} s:\n{_printed(log)}"
+                ) from None
+            time.sleep(0.05)
+        finally:
+            connection.close()
+    raise RuntimeError(f"the mock server exited with status {server.returncode}:\n{_printed(log)}")
+
+
+def _printed(log: IO[bytes]) -> str:
+    log.seek(0)
+    return log.read().decode("utf-8", "replace")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import http.client
 import itertools
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +19,7 @@ from projection import ExpressionError
 from projection._cli import main
 from projection.kibo import CustomerAccount, CustomerAuthTicket
 from projection.kibo._sample import anonymous_authtickets
+from projection.mock import running
 
 TOKEN = "mock-token"
 PATH = "/commerce/customer/authtickets/anonymousshopper"
@@ -29,44 +27,28 @@ AUTHORIZED = {"Authorization": f"Bearer {TOKEN}"}
 KIBO_ERROR_KEYS = ["message", "errorCode", "applicationName", "additionalErrorData", "items"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
-def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    number = free_port()
-    log = tmp_path_factory.mktemp("mock") / "server.log"
-    command = [sys.executable, "-m", "projection", "mock", "--host", "127.0.0.1"]
-    command += ["--port", str(number), "--token", TOKEN, "--seed", "7"]
-    with log.open("wb") as output:
-        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_until_listening(server, number, log)
-        yield number
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+def port() -> Iterator[int]:
+    with running(token=TOKEN, seed=7) as server:
+        yield server.port
 
 
-def wait_until_listening(server: subprocess.Popen[bytes], number: int, log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the mock server exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", number), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"the mock server did not listen within 15 s:\n{log.read_text()}")
+def test_a_port_in_use_is_refused_at_once() -> None:
+    with (
+        running() as taken,
+        pytest.raises(OSError, match="in use") as raised,
+        running(port=taken.port),
+    ):
+        pass
+    assert raised.value.errno == errno.EADDRINUSE
+
+
+def test_a_server_that_exits_says_what_it_printed() -> None:
+    with (
+        pytest.raises(RuntimeError, match=r"(?s)exited with status 2:.*--seed: invalid int"),
+        running(seed="many"),  # type: ignore[arg-type]
+    ):
+        pass
 
 
 class Reply:
