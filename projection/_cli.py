@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import socket
 import stat
 import sys
 import time
@@ -326,6 +325,8 @@ def _without_delay(descriptor: int) -> None:
     connections, whose small responses then wait for delayed acknowledgements: 5 ms a request,
     measured. Linux copies the option from the listening socket to each connection it accepts.
     """
+    import socket  # here: the other commands do without it, and start sooner
+
     with socket.socket(fileno=os.dup(descriptor)) as listener:
         if listener.family in (socket.AF_INET, socket.AF_INET6):
             listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
