@@ -171,23 +171,37 @@ def _reference(expression: Expression, array: bool) -> Projector:
     return lambda data: orjson.dumps(apply(orjson.loads(data)))
 
 
-def _hand_filter(value: Any, spec: Spec) -> Any:
-    """What users write by hand: one recursive filter driven by a nested dict spec."""
-    if spec is True or not isinstance(spec, dict):
-        return value
-    if isinstance(value, list):
-        return [_hand_filter(item, spec) for item in value]
-    if not isinstance(value, dict):
-        return value
-    if "*" not in spec:
-        return {key: _hand_filter(value[key], sub) for key, sub in spec.items() if key in value}
-    other = spec["*"]
-    kept = {}
-    for key, item in value.items():
-        sub = spec.get(key, other)
-        if sub is not False:
-            kept[key] = _hand_filter(item, sub)
-    return kept
+def _filter(
+    mapping: type[Any], sequence: type[Any], whole: Callable[[Any], Any]
+) -> Callable[[Any, Spec], Any]:
+    """What users write by hand: one recursive filter driven by a nested dict spec.
+
+    ``mapping`` and ``sequence`` are the decoded object and array types; ``whole`` turns a value
+    kept whole into Python (the identity for values decoded already).
+    """
+
+    def select(value: Any, spec: Spec) -> Any:
+        if spec is True or not isinstance(spec, dict):
+            return whole(value)
+        if isinstance(value, sequence):
+            return [select(item, spec) for item in value]
+        if not isinstance(value, mapping):
+            return value
+        if "*" not in spec:
+            return {key: select(value[key], sub) for key, sub in spec.items() if key in value}
+        other = spec["*"]
+        kept = {}
+        # By key, not ``items()``: on pysimdjson's proxies that converts every value, read or not.
+        for key in value.keys():  # noqa: SIM118 (not always a dict)
+            sub = spec.get(key, other)
+            if sub is not False:
+                kept[key] = select(value[key], sub)
+        return kept
+
+    return select
+
+
+_hand_filter = _filter(dict, list, lambda value: value)
 
 
 def _orjson(expression: Expression, array: bool) -> Projector:
@@ -237,37 +251,18 @@ def _glom(expression: Expression, array: bool) -> Projector:
     return lambda data: orjson.dumps(run(orjson.loads(data), spec))
 
 
-def _simdjson_filter(simdjson: Any) -> Callable[[Any, Spec], Any]:
-    """The hand-written filter on pysimdjson's lazy proxies: only selected values are read."""
-    json_object, json_array = simdjson.Object, simdjson.Array
-
-    def select(value: Any, spec: Spec) -> Any:
-        if spec is True or not isinstance(spec, dict):
-            if isinstance(value, json_object):
-                return value.as_dict()
-            return value.as_list() if isinstance(value, json_array) else value
-        if isinstance(value, json_array):
-            return [select(item, spec) for item in value]
-        if not isinstance(value, json_object):
-            return value
-        if "*" not in spec:
-            return {key: select(value[key], sub) for key, sub in spec.items() if key in value}
-        other = spec["*"]
-        kept = {}
-        # By key, not ``items()``: that converts every value to Python, read or not.
-        for key in value.keys():  # noqa: SIM118 (a simdjson Object, not a dict)
-            sub = spec.get(key, other)
-            if sub is not False:
-                kept[key] = select(value[key], sub)
-        return kept
-
-    return select
-
-
 def _simdjson(expression: Expression, array: bool) -> Projector:
     simdjson = _import("simdjson", "pysimdjson")
     parser = simdjson.Parser()
-    select = _simdjson_filter(simdjson)
+    json_object, json_array = simdjson.Object, simdjson.Array
+
+    def whole(value: Any) -> Any:
+        if isinstance(value, json_object):
+            return value.as_dict()
+        return value.as_list() if isinstance(value, json_array) else value
+
+    # Only the selected values are read from the lazy proxies.
+    select = _filter(json_object, json_array, whole)
     spec = expression.spec
     # The proxies must be gone before the parser is used again: ``select`` copies what it keeps.
     return lambda data: orjson.dumps(select(parser.parse(data), spec))
