@@ -339,7 +339,9 @@ def ndjson(settings: Settings, progress: Progress) -> Workload:
             candidates,
             floor=None,
             baseline="1 worker",
-            rounds=settings.rounds_for(5, 2),
+            # Each round is two runs of the command, about a second each: more rounds, for a
+            # ratio that moves less between runs on a shared machine.
+            rounds=settings.rounds_for(9, 2),
             settings=settings,
             progress=progress,
             extra=extra,
