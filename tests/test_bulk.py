@@ -12,14 +12,20 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from unittest import mock
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import projection
 from projection import PayloadError, _bulk
 from projection._bulk import _Range, project_stream
 from projection.kibo import iter_sample_lines
+from tests.strategies import expressions, objects
 
 EXPRESSION = "customerAccount(id,contacts(email)),-customerAccount/contacts/email,accessToken"
 
@@ -66,6 +72,47 @@ def test_output_keeps_the_input_order(tickets: Path, workers: int, from_file: bo
     assert output == expected_lines(tickets)
     assert rejected == []
     assert multiprocessing.active_children() == []
+
+
+_lines = st.lists(
+    st.one_of(
+        objects.map(orjson.dumps),
+        st.sampled_from([b"", b" \t\r", b"not json", b'{"a":', b"[1, 2]", b"null"]),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@given(lines=_lines, text=expressions, workers=st.sampled_from([2, 3]), from_file=st.booleans())
+@settings(max_examples=100, deadline=None)
+def test_any_stream_gives_what_one_process_gives(
+    lines: list[bytes], text: str, workers: int, from_file: bool
+) -> None:
+    data = b"\n".join(lines) + b"\n"
+    compiled = projection.parse(text).compiled()
+
+    def run(workers: int) -> tuple[bytes, list[int | None]]:
+        rejected: list[PayloadError] = []
+        sink = io.BytesIO()
+        with tempfile.NamedTemporaryFile() as file:
+            file.write(data)
+            file.flush()
+            file.seek(0)
+            project_stream(
+                compiled,
+                file,
+                sink,
+                path=file.name if from_file else None,
+                workers=workers,
+                on_error=rejected.append,
+                layout="ndjson",
+            )
+        return sink.getvalue(), [error.line for error in rejected]
+
+    # Blocks of a line or two: lines meet block edges everywhere.
+    with mock.patch.object(_bulk, "BLOCK_BYTES", 32):
+        assert run(workers) == run(1)
 
 
 @pytest.mark.usefixtures("small_blocks")
