@@ -284,6 +284,17 @@ class Compiled:
         return self._rebuild(mask, _OBJECT.decode(data))
 
     def _rebuild(self, mask: Node, document: dict[str, Raw]) -> dict[str, Projected]:
+        if mask.default is WHOLE and not self._folded:
+            # Exclusions (a gateway's policy): the decoded dict is already in the order rule 8
+            # asks, each key at its first position with its last value, and the keys not named
+            # stay whole; only the named ones change, in place, at their positions.
+            for key, entry in mask.entries.items():
+                if key in document:
+                    if entry is DROP:
+                        del document[key]
+                    else:
+                        document[key] = self._inner(entry, document[key])
+            return document
         return {
             key: self._inner(entry, document[key])
             for key, entry in kept(mask, document, folded=self._folded)
