@@ -49,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (``| head``): stop quietly, as Unix tools do.
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:
+        # Ctrl-C: stop without a traceback, with the status shells give it (128 + SIGINT).
+        return 130
     except OSError as error:  # a FILE that cannot be read
         print(f"projection: {error.strerror}: {error.filename}", file=sys.stderr)
         return 2

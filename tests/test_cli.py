@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -107,6 +109,22 @@ def test_sample_and_apply_make_the_main_job() -> None:
 def test_apply_from_a_terminal_says_how_to_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     assert main(["apply", "a"]) == 2
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_stops_quietly_with_status_130(workers: str) -> None:
+    command = [sys.executable, "-m", "projection", "apply", "a", "--workers", workers]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdin is not None
+        process.stdin.write(b'{"a": 1}\n')  # NDJSON, then nothing more: it waits for input
+        process.stdin.flush()
+        time.sleep(1)
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert errors == b""
 
 
 def test_misuse_exits_with_status_2() -> None:
