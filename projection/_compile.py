@@ -284,11 +284,17 @@ class Compiled:
         return self._rebuild(mask, _OBJECT.decode(data))
 
     def _rebuild(self, mask: Node, document: dict[str, Raw]) -> dict[str, Projected]:
-        if mask.default is WHOLE and not self._folded:
-            # Exclusions (a gateway's policy): the decoded dict is already in the order rule 8
-            # asks, each key at its first position with its last value, and the keys not named
-            # stay whole; only the named ones change, in place, at their positions.
-            for key, entry in mask.entries.items():
+        default = mask.default
+        if default is not DROP and not self._folded:
+            # The decoded dict is already in the order rule 8 asks here, each key at its first
+            # position with its last value: values change in place. Keys the node does not name
+            # take the default, which for exclusions (a gateway's policy) keeps them as they are.
+            entries = mask.entries
+            if default is not WHOLE:
+                for key, value in document.items():
+                    if key not in entries:
+                        document[key] = self._inner(default, value)
+            for key, entry in entries.items():
                 if key in document:
                     if entry is DROP:
                         del document[key]
