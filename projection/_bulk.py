@@ -81,9 +81,10 @@ class _Block(NamedTuple):
 
 def _project_block(compiled: Compiled, block: bytes, keep_going: bool) -> _Block:
     """Without ``keep_going`` the block stops at its first invalid line, after what came before."""
-    whole = compiled.project_block(block)
+    lines, breaks = _lines(block)
+    whole = compiled.project_documents(lines)
     if whole is not None:
-        return _Block(whole, len(block), block.count(b"\n"), [])
+        return _Block(whole, len(block), breaks, [])
     # Line by line: the block holds an invalid line, or a shape or projection msgspec cannot
     # take in one pass.
     output: list[bytes] = []
@@ -99,7 +100,30 @@ def _project_block(compiled: Compiled, block: bytes, keep_going: bool) -> _Block
             continue
         if projected is not None:
             output.append(projected)
-    return _Block(b"".join(output), len(block), block.count(b"\n"), rejected)
+    return _Block(b"".join(output), len(block), breaks, rejected)
+
+
+def _lines(block: bytes) -> tuple[list[memoryview], int]:
+    """The non-empty lines of ``block`` as views, nothing copied, and how many line breaks it has.
+
+    The breaks are counted here, where ``find`` meets each of them anyway: ``block.count`` looks
+    at every byte, and took a quarter of a single worker's time, measured.
+    """
+    view = memoryview(block)
+    lines = []
+    breaks = 0
+    start = 0
+    size = len(block)
+    while start < size:
+        end = block.find(b"\n", start)
+        if end < 0:
+            end = size
+        else:
+            breaks += 1
+        if end > start:
+            lines.append(view[start:end])
+        start = end + 1
+    return lines, breaks
 
 
 def _looks_like_a_line(line: bytes) -> bool:

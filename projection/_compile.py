@@ -13,7 +13,7 @@ import functools
 import gc
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import count
 from typing import Any, Final, NamedTuple, TypeAlias
 
@@ -200,19 +200,19 @@ class Compiled:
             return data
         return _guarded(self._project, data)
 
-    def project_block(self, block: bytes) -> bytes | None:
-        """NDJSON lines projected with the least Python per line, or None to go line by line.
+    def project_documents(self, documents: Iterable[bytes | memoryview]) -> bytes | None:
+        """Documents projected into NDJSON with the least Python per document, or None.
 
-        Only a typed projection takes whole blocks; an invalid line, a blank one or a shape the
-        Structs do not take give None. Each line is decoded on its own, so a value never spans
-        two lines.
+        Only a typed projection takes them all at once; an invalid document, a blank one or a
+        shape the Structs do not take give None, and the caller goes one by one. Each document
+        is decoded on its own, so a value never spans two of them.
         """
         typed = self._top
         if typed is None:
             return None
         try:
             with _collector_paused():
-                values = list(map(typed.decoder.decode, _lines(block)))
+                values = list(map(typed.decoder.decode, documents))
                 if typed.finish is not None:
                     values = list(map(typed.finish, values))
                 return self._encode_lines(values)
@@ -324,21 +324,6 @@ def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
         raise PayloadError("the JSON nests deeper than the decoder allows") from None
     except UnicodeError as error:
         raise PayloadError(f"a key is not valid Unicode: {error}") from None
-
-
-def _lines(block: bytes) -> list[memoryview]:
-    """The non-empty lines of ``block``, as views: nothing is copied before msgspec reads it."""
-    view = memoryview(block)
-    lines = []
-    start = 0
-    while start < len(block):
-        end = block.find(b"\n", start)
-        if end < 0:
-            end = len(block)
-        if end > start:
-            lines.append(view[start:end])
-        start = end + 1
-    return lines
 
 
 def _array_items(raw: Raw) -> list[Raw] | None:
