@@ -110,9 +110,16 @@ def test_any_stream_gives_what_one_process_gives(
             )
         return sink.getvalue(), [error.line for error in rejected]
 
-    # Blocks of a line or two: lines meet block edges everywhere.
+    # Each line on its own, as project_lines takes it: what every run must give.
+    expected_output, expected_rejected = b"", []
+    for number, line in enumerate(lines, start=1):
+        try:
+            expected_output += b"".join(projection.parse(text).project_lines([line]))
+        except PayloadError:
+            expected_rejected.append(number)
+    # Blocks of a line or two: lines meet block edges everywhere, and outgrow the buffer.
     with mock.patch.object(_bulk, "BLOCK_BYTES", 32):
-        assert run(workers) == run(1)
+        assert run(1) == run(workers) == (expected_output, expected_rejected)
 
 
 @pytest.mark.usefixtures("small_blocks")
