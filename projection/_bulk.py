@@ -152,8 +152,8 @@ def _read_blocks(first: bytes, source: IO[bytes]) -> Iterator[tuple[bytearray, i
     """The stream in blocks of whole lines, about ``BLOCK_BYTES`` each, in one reused buffer.
 
     Each block is the buffer's first ``size`` bytes, valid until the next is asked for: reading
-    into the same memory, rather than into a new block each time, cost a third less from a
-    pipe, measured. A line longer than the buffer makes it grow.
+    into the same memory, rather than into a new block completed by a copy, took a quarter
+    less time from a pipe, measured. A line longer than the buffer makes it grow.
     """
     readinto = cast(io.BufferedIOBase, source).readinto
     buffer = bytearray(max(BLOCK_BYTES, len(first)))
@@ -241,10 +241,8 @@ def project_stream(
     keep_going = on_error is not None
     blocks: Generator[_Block, None, None]
     if path is not None and os.path.isfile(path):
-        # Ranges of a file are read in one call each, into a buffer of the block's size that is
-        # freed before the next is read, so the allocator reuses its memory instead of faulting
-        # in fresh pages: a fifth of a single worker's time, measured, against reading the stream
-        # and completing its last line.
+        # A range of a file is read in one call, into a buffer of its size that is freed before
+        # the next is read (the allocator reuses the memory), and a worker reads its own.
         ranges = _file_ranges(path)
         if workers == 1:
             blocks = (_project_part(compiled, part, keep_going) for part in ranges)
