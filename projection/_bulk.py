@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias, cast
 
-from ._compile import JSON_WHITE_SPACE, Compiled, is_json
+from ._compile import JSON_WHITE_SPACE, Compiled, collector_paused, is_json
 from ._errors import PayloadError
 from ._mask import Mask
 
@@ -73,7 +73,7 @@ def _numbered(error: PayloadError, line: int) -> PayloadError:
 class _Block(NamedTuple):
     """A block of whole lines, projected."""
 
-    output: bytes
+    output: bytes | bytearray
     size: int  # bytes of input
     breaks: int  # line breaks in the input, to number the lines of the blocks after it
     rejected: list[tuple[int, PayloadError]]  # with the 1-based line number inside the block
@@ -86,29 +86,32 @@ def _project_block(
 
     Without ``keep_going`` the block stops at its first invalid line, after what came before.
     """
-    lines, breaks = _lines(buffer, size)
-    whole = compiled.project_documents(lines)
-    # The views hold the buffer, which cannot grow while they live; a rejected line's error
-    # keeps this frame alive through its traceback, so they are dropped here, not on return.
-    del lines
-    if whole is not None:
-        return _Block(whole, size, breaks, [])
-    # Line by line: the block holds an invalid line, or a shape or projection msgspec cannot
-    # take in one pass.
-    output: list[bytes] = []
-    rejected: list[tuple[int, PayloadError]] = []
-    # Split on "\n" only: a lone "\r" is white space inside a JSON line, not a line break.
-    for number, line in enumerate(bytes(memoryview(buffer)[:size]).split(b"\n"), start=1):
-        try:
-            projected = _project_line(compiled, line)
-        except PayloadError as error:
-            rejected.append((number, error))
-            if not keep_going:
-                break
-            continue
-        if projected is not None:
-            output.append(projected)
-    return _Block(b"".join(output), size, breaks, rejected)
+    # Its lines and decoded documents, thousands of objects, would trigger collections that
+    # walk every object of the process and find nothing: a tenth of the run, measured.
+    with collector_paused():
+        lines, breaks = _lines(buffer, size)
+        whole = compiled.project_documents(lines)
+        # The views hold the buffer, which cannot grow while they live; a rejected line's error
+        # keeps this frame alive through its traceback, so they are dropped here, not on return.
+        del lines
+        if whole is not None:
+            return _Block(whole, size, breaks, [])
+        # Line by line: the block holds an invalid line, or a shape or projection msgspec cannot
+        # take in one pass.
+        output: list[bytes] = []
+        rejected: list[tuple[int, PayloadError]] = []
+        # Split on "\n" only: a lone "\r" is white space inside a JSON line, not a line break.
+        for number, line in enumerate(bytes(memoryview(buffer)[:size]).split(b"\n"), start=1):
+            try:
+                projected = _project_line(compiled, line)
+            except PayloadError as error:
+                rejected.append((number, error))
+                if not keep_going:
+                    break
+                continue
+            if projected is not None:
+                output.append(projected)
+        return _Block(b"".join(output), size, breaks, rejected)
 
 
 def _project_part(compiled: Compiled, part: bytes | _Range, keep_going: bool) -> _Block:
@@ -286,11 +289,18 @@ _Task: TypeAlias = "tuple[bytes | _Range, bool] | None"
 """A part to project and whether to keep going after an invalid line; None says stop."""
 
 
+class _Done(NamedTuple):
+    """What a worker sends for a block: the block without its output, which follows unframed."""
+
+    block: _Block
+    output_bytes: int
+
+
 def _serve(connection: Connection, mask: Mask, case_insensitive: bool) -> None:
     """A worker process: project each part received, send back its block or the exception.
 
-    A block is sent as two messages, the block without its output, then the output as bytes:
-    the output, most of what crosses the pipe, is then not copied by pickling.
+    A block is sent as a ``_Done``, then its output as plain bytes: the output, most of what
+    crosses the pipe, is neither pickled nor framed, and the parent reads it into its buffer.
     """
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -311,7 +321,7 @@ def _serve(connection: Connection, mask: Mask, case_insensitive: bool) -> None:
         except Exception as error:  # handed to the parent, which raises it
             outgoing.put(error)
         else:
-            outgoing.put(block._replace(output=b""))
+            outgoing.put(_Done(block._replace(output=b""), len(block.output)))
             outgoing.put(block.output)
     outgoing.put(None)
     sender.join()
@@ -320,13 +330,14 @@ def _serve(connection: Connection, mask: Mask, case_insensitive: bool) -> None:
 def _send_all(connection: Connection, items: queue.SimpleQueue[Any]) -> None:
     """Send each item of ``items`` through ``connection``, up to None included.
 
-    ``bytes`` go as they are (``recv_bytes`` reads them), anything else pickled (``recv``).
+    ``bytes`` are a block's output, sent as ``_send_output`` does; anything else is pickled
+    (``recv`` reads it).
     """
     while True:
         item = items.get()
         try:
             if type(item) is bytes:
-                connection.send_bytes(item)
+                _send_output(connection, item)
             else:
                 connection.send(item)
         except OSError:
@@ -335,6 +346,37 @@ def _send_all(connection: Connection, items: queue.SimpleQueue[Any]) -> None:
             connection.send(RuntimeError(f"worker process failed: {item!r} ({error})"))
         if item is None:
             return
+
+
+# A worker's output crosses the pipe unframed, written from and read into its own memory, where
+# the system lets a pipe be read into a buffer (POSIX); elsewhere ``multiprocessing`` frames it,
+# and copies it twice more on the way in. About 4% less time for the parent, measured.
+_UNFRAMED: Final = hasattr(os, "readv")
+
+
+def _send_output(connection: Connection, output: bytes) -> None:
+    if not _UNFRAMED:
+        connection.send_bytes(output)
+        return
+    with memoryview(output) as view:
+        written = 0
+        while written < len(view):
+            written += os.write(connection.fileno(), view[written:])
+
+
+def _receive_output(connection: Connection, size: int) -> bytes | bytearray:
+    """The ``size`` bytes of output that follow a ``_Done``."""
+    if not _UNFRAMED:
+        return connection.recv_bytes()
+    output = bytearray(size)
+    with memoryview(output) as view:
+        done = 0
+        while done < size:
+            read = os.readv(connection.fileno(), [view[done:]])
+            if not read:
+                raise EOFError
+            done += read
+    return output
 
 
 class _Worker:
@@ -375,9 +417,10 @@ class _Worker:
     def result(self) -> _Block:
         """The block of the oldest part submitted; raises what the worker raised."""
         try:
-            outcome: _Block | Exception = self._connection.recv()
-            if isinstance(outcome, _Block):
-                outcome = outcome._replace(output=self._connection.recv_bytes())
+            outcome: _Done | _Block | Exception = self._connection.recv()
+            if isinstance(outcome, _Done):
+                output = _receive_output(self._connection, outcome.output_bytes)
+                outcome = outcome.block._replace(output=output)
         except (EOFError, OSError):
             self._process.join(1)
             raise RuntimeError(

@@ -24,7 +24,7 @@ from ._errors import PayloadError
 from ._mask import DROP, WHOLE, Mask, Node, kept
 from ._reference import map_nested
 
-__all__ = ["JSON_WHITE_SPACE", "Compiled", "is_json"]
+__all__ = ["JSON_WHITE_SPACE", "Compiled", "collector_paused", "is_json"]
 
 # Two ways to apply a node, chosen per node when compiling:
 #
@@ -59,7 +59,8 @@ _struct_names = count()
 
 # Decoding a large array allocates many lists, each of which counts towards the cyclic garbage
 # collector's thresholds; the collections it triggers find nothing (decoded values hold no cycles)
-# yet cost about a tenth of the run. Large inputs are decoded with the collector paused.
+# yet cost about a tenth of the run. Large inputs, and blocks of NDJSON, are projected with the
+# collector paused.
 _LARGE: Final = 1 << 20
 _pause_lock = threading.Lock()
 _pausing = 0
@@ -67,7 +68,7 @@ _collector_was_enabled = False
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector; nested and concurrent pauses restore it once."""
     global _pausing, _collector_was_enabled
     with _pause_lock:
@@ -203,6 +204,8 @@ class Compiled:
     def project_documents(self, documents: Iterable[bytes | memoryview]) -> bytes | None:
         """Documents projected into NDJSON with the least Python per document, or None.
 
+        Meant for many documents at once: the caller pauses the collector (``collector_paused``).
+
         Only a typed projection takes them all at once; an invalid document, a blank one or a
         shape the Structs do not take give None, and the caller goes one by one. Each document
         is decoded on its own, so a value never spans two of them.
@@ -211,11 +214,10 @@ class Compiled:
         if typed is None:
             return None
         try:
-            with _collector_paused():
-                values = list(map(typed.decoder.decode, documents))
-                if typed.finish is not None:
-                    values = list(map(typed.finish, values))
-                return self._encode_lines(values)
+            values = list(map(typed.decoder.decode, documents))
+            if typed.finish is not None:
+                values = list(map(typed.finish, values))
+            return self._encode_lines(values)
         except (msgspec.DecodeError, RecursionError, UnicodeError):
             return None
 
@@ -316,7 +318,7 @@ def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
     try:
         if len(data) < _LARGE:
             return function(data)
-        with _collector_paused():
+        with collector_paused():
             return function(data)
     except msgspec.DecodeError as error:
         raise _payload_error(error, data) from None

@@ -64,9 +64,14 @@ def expected_lines(path: Path) -> bytes:
 
 
 @pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("unframed", [True, False], ids=["unframed", "framed"])
 @pytest.mark.parametrize("from_file", [True, False], ids=["file", "stream"])
 @pytest.mark.parametrize("workers", [1, 2, 3])
-def test_output_keeps_the_input_order(tickets: Path, workers: int, from_file: bool) -> None:
+def test_output_keeps_the_input_order(
+    tickets: Path, workers: int, from_file: bool, unframed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both ways a worker's output crosses the pipe: workers are forked, and see the patch.
+    monkeypatch.setattr(_bulk, "_UNFRAMED", unframed and _bulk._UNFRAMED)
     assert tickets.stat().st_size > 50 * _bulk.BLOCK_BYTES
     output, rejected = stream(tickets, workers=workers, from_file=from_file)
     assert output == expected_lines(tickets)
