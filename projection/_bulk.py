@@ -114,9 +114,17 @@ def _project_block(
         return _Block(b"".join(output), size, breaks, rejected)
 
 
-def _project_part(compiled: Compiled, part: bytes | _Range, keep_going: bool) -> _Block:
-    block = part.read() if isinstance(part, _Range) else part
-    return _project_block(compiled, block, len(block), keep_going)
+def _project_part(
+    compiled: Compiled, part: bytes | _Range, keep_going: bool, buffer: bytearray
+) -> _Block:
+    """A part projected: a range of a file is read into ``buffer``, which each process reuses.
+
+    Reading each range into new memory cost a quarter more time on one worker, measured: the
+    allocator hands a block that size fresh pages, each of them faulted in.
+    """
+    if isinstance(part, bytes):
+        return _project_block(compiled, part, len(part), keep_going)
+    return _project_block(compiled, buffer, part.read_into(buffer), keep_going)
 
 
 def _lines(buffer: bytes | bytearray, size: int) -> tuple[list[memoryview], int]:
@@ -203,10 +211,23 @@ class _Range(NamedTuple):
     start: int
     end: int
 
-    def read(self) -> bytes:
-        with open(self.path, "rb") as file:
+    def read_into(self, buffer: bytearray) -> int:
+        """Read the range into the start of ``buffer``, grown to fit; how many bytes were read.
+
+        Fewer than asked only if the file was cut short meanwhile.
+        """
+        size = self.end - self.start
+        if len(buffer) < size:
+            buffer.extend(bytes(size - len(buffer)))
+        done = 0
+        with open(self.path, "rb", buffering=0) as file, memoryview(buffer) as view:
             file.seek(self.start)
-            return file.read(self.end - self.start)
+            while done < size:
+                read = file.readinto(view[done:size])
+                if not read:
+                    break
+                done += read
+        return done
 
 
 def project_stream(
@@ -244,11 +265,11 @@ def project_stream(
     keep_going = on_error is not None
     blocks: Generator[_Block, None, None]
     if path is not None and os.path.isfile(path):
-        # A range of a file is read in one call, into a buffer of its size that is freed before
-        # the next is read (the allocator reuses the memory), and a worker reads its own.
+        # Each process reads its own ranges of the file, into a buffer of its own.
         ranges = _file_ranges(path)
         if workers == 1:
-            blocks = (_project_part(compiled, part, keep_going) for part in ranges)
+            buffer = bytearray(BLOCK_BYTES)
+            blocks = (_project_part(compiled, part, keep_going, buffer) for part in ranges)
         else:
             blocks = _project_in_workers(compiled, ranges, workers, keep_going)
     elif workers == 1:
@@ -308,6 +329,7 @@ def _serve(connection: Connection, mask: Mask, case_insensitive: bool) -> None:
     outgoing: queue.SimpleQueue[object] = queue.SimpleQueue()
     sender = threading.Thread(target=_send_all, args=(connection, outgoing), daemon=True)
     sender.start()
+    buffer = bytearray()
     while True:
         try:
             task: _Task = connection.recv()
@@ -317,7 +339,7 @@ def _serve(connection: Connection, mask: Mask, case_insensitive: bool) -> None:
             break
         part, keep_going = task
         try:
-            block = _project_part(compiled, part, keep_going)
+            block = _project_part(compiled, part, keep_going, buffer)
         except Exception as error:  # handed to the parent, which raises it
             outgoing.put(error)
         else:
@@ -458,6 +480,7 @@ def _project_in_workers(
     most_held = workers * _HELD_PER_WORKER
     held: deque[_Block | _Worker] = deque()  # in input order; a worker stands for its next block
     pool: list[_Worker] = []
+    buffer = bytearray()
     exhausted = False
 
     def take() -> bytes | _Range | None:
@@ -484,7 +507,7 @@ def _project_in_workers(
             if isinstance(head, _Worker) and not head.ready() and len(held) < most_held:
                 part = take()
                 if part is not None:
-                    held.append(_project_part(compiled, part, keep_going))
+                    held.append(_project_part(compiled, part, keep_going, buffer))
                     continue
             held.popleft()
             block = head if isinstance(head, _Block) else head.result()
