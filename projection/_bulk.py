@@ -30,8 +30,9 @@ __all__ = ["project_lines", "project_stream"]
 # Lines are read and sent to workers in blocks of about this many bytes: large enough that the
 # cost of a hand-off is small, small enough that a few blocks in flight use little memory.
 BLOCK_BYTES: Final = 4 << 20
-# Parts submitted to each worker process: one being projected, one waiting, so it never idles.
-_SUBMITTED_PER_WORKER: Final = 2
+# Parts submitted to each worker process: one being projected and two waiting, so that it does
+# not idle while this process finishes a block of its own before it reads the worker's results.
+_SUBMITTED_PER_WORKER: Final = 3
 # Blocks held in order per process: room for this process to work ahead of a slow worker.
 _HELD_PER_WORKER: Final = 4
 
