@@ -175,8 +175,7 @@ class Compiled:
         self._may_type = typed and not case_insensitive
         self._typed: dict[Node, _Typed | None] = {}
         self._top = self._typed_node(mask) if isinstance(mask, Node) else None
-        top = self._top
-        self._fast = top.decoder.decode if top is not None and top.finish is None else None
+        self._fast = self._first_try(mask)
 
     @property
     def mask(self) -> Mask:
@@ -190,10 +189,10 @@ class Compiled:
         """The projected document; the input itself when the projection keeps everything."""
         fast = self._fast
         if fast is not None and type(data) is bytes and len(data) < _LARGE:
-            # The gateway's case, with as little Python as can be around two msgspec calls.
+            # The gateway's case, with as little Python as can be around the msgspec calls.
             try:
                 return self._encode(fast(data))
-            except (msgspec.MsgspecError, RecursionError):
+            except (msgspec.MsgspecError, RecursionError, UnicodeError):
                 pass  # the careful path below finds what is wrong, or takes the shape another way
         if not isinstance(data, _BYTES_LIKE):
             raise TypeError(f"JSON to project must be bytes, not {type(data).__name__}")
@@ -233,6 +232,23 @@ class Compiled:
             # Only what the Structs do not take goes the slow way: an array element by element.
             return self._encode(self._generic(mask, data))
         return self._encode(value if typed.finish is None else typed.finish(value))
+
+    def _first_try(self, mask: Mask) -> Callable[[bytes], Projected] | None:
+        """What ``project`` tries first on a small document: its projection in as few calls as
+        the mask allows, taking it for the usual shape (an object where the top is generic).
+        Any other shape, and invalid JSON, raise and take the careful path. None for WHOLE."""
+        top = self._top
+        if not isinstance(mask, Node):
+            return None
+        if top is None:
+            return functools.partial(self._rebuild_object, mask)
+        if top.finish is None:
+            return top.decoder.decode
+        decode, finish = top.decoder.decode, top.finish
+        return lambda data: finish(decode(data))
+
+    def _rebuild_object(self, mask: Node, data: bytes) -> dict[str, Projected]:
+        return self._rebuild(mask, _OBJECT.decode(data))
 
     def _typed_node(self, node: Node) -> _Typed | None:
         """The typed decoder of ``node``, None where only the generic path will do."""
@@ -283,7 +299,7 @@ class Compiled:
         if first != _OPEN_OBJECT:
             # A primitive stays as it is (rule 7); decoding validates it and trims white space.
             return _VALUE.decode(data)
-        return self._rebuild(mask, _OBJECT.decode(data))
+        return self._rebuild_object(mask, data)
 
     def _rebuild(self, mask: Node, document: dict[str, Raw]) -> dict[str, Projected]:
         default = mask.default
