@@ -234,12 +234,15 @@ class Compiled:
         return self._encode(value if typed.finish is None else typed.finish(value))
 
     def _first_try(self, mask: Mask) -> Callable[[bytes], Projected] | None:
-        """What ``project`` tries first on a small document: its projection in as few calls as
-        the mask allows, taking it for the usual shape (an object where the top is generic).
-        Any other shape, and invalid JSON, raise and take the careful path. None for WHOLE."""
-        top = self._top
+        """The short path ``project`` tries first on a small document; None for WHOLE.
+
+        It takes the document for the usual shape (an object, where the top node is generic)
+        and projects it in as few calls as the mask allows; any other shape, and invalid JSON,
+        raise and take the careful path.
+        """
         if not isinstance(mask, Node):
             return None
+        top = self._top
         if top is None:
             return functools.partial(self._rebuild_object, mask)
         if top.finish is None:
