@@ -205,13 +205,18 @@ def test_stopping_early_stops_the_workers(tickets: Path) -> None:
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.parametrize("unframed", [True, False], ids=["unframed", "framed"])
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
-def test_workers_start_with_any_start_method(tickets: Path, method: str) -> None:
+def test_workers_start_with_any_start_method(tickets: Path, method: str, unframed: bool) -> None:
+    # A worker that is not forked works out its module's globals anew: how the output crosses
+    # the pipe must come from this process, or the two ends disagree and the reader hangs.
     script = f"""
 import multiprocessing, sys
+from projection import _bulk
 from projection._cli import main
 if __name__ == "__main__":
     multiprocessing.set_start_method({method!r})
+    _bulk._UNFRAMED = {unframed} and _bulk._UNFRAMED
     sys.exit(main(["apply", {EXPRESSION!r}, {str(tickets)!r}, "--workers", "2"]))
 """
     result = subprocess.run(

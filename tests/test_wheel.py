@@ -1,4 +1,4 @@
-"""The built wheel carries the grammar: installed into a fresh virtual environment, it parses."""
+"""The built wheel carries the grammar and the command: in a fresh environment, both work."""
 
 from __future__ import annotations
 
@@ -64,14 +64,20 @@ def test_wheel_installs_and_parses_in_a_fresh_environment(tmp_path: Path) -> Non
     ).stdout.strip()
     Path(site, "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
 
-    result = subprocess.run(
-        [str(python), "-c", CHECK],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "customerAccount(contacts(address)),accessToken\n"
+    def run(*argv: str | Path) -> str:
+        result = subprocess.run(
+            argv,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"},
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert run(python, "-c", CHECK) == "customerAccount(contacts(address)),accessToken\n"
+    # The console script the wheel installs.
+    command = environment / "bin" / "projection"
+    assert run(command, "check", "a/b, c").startswith("a(b),c\n")
