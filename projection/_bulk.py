@@ -193,12 +193,17 @@ def _read_blocks(first: bytes, source: IO[bytes]) -> Iterator[tuple[bytearray, i
 
 
 def _file_ranges(path: str) -> Iterator[_Range]:
-    """The file in ranges of whole lines, about ``BLOCK_BYTES`` each, found by seeking."""
+    """The file in ranges of whole lines, about ``BLOCK_BYTES`` each, found by seeking.
+
+    The last ones shrink, down to a sixteenth, so that at the end no process is left projecting
+    a whole block while the others wait for it: a few milliseconds of two workers, measured.
+    """
     with open(path, "rb") as file:
         size = os.fstat(file.fileno()).st_size
         start = 0
         while start < size:
-            file.seek(min(start + BLOCK_BYTES, size))
+            step = min(BLOCK_BYTES, max(BLOCK_BYTES // 16, (size - start) // 8, 1))
+            file.seek(min(start + step, size))
             file.readline()
             end = file.tell()
             yield _Range(path, start, end)

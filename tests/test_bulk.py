@@ -8,6 +8,7 @@ every outcome must be the same whatever it was.
 from __future__ import annotations
 
 import io
+import itertools
 import multiprocessing
 import os
 import subprocess
@@ -77,6 +78,22 @@ def test_output_keeps_the_input_order(
     assert output == expected_lines(tickets)
     assert rejected == []
     assert multiprocessing.active_children() == []
+
+
+def test_file_ranges_cover_the_file_in_whole_lines_and_shrink_at_the_end(
+    tickets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_bulk, "BLOCK_BYTES", 64 << 10)  # blocks of a dozen lines
+    data = tickets.read_bytes()
+    ranges = list(_bulk._file_ranges(str(tickets)))
+    assert ranges[0].start == 0
+    assert ranges[-1].end == len(data)
+    assert all(before.end == after.start for before, after in itertools.pairwise(ranges))
+    assert all(data[part.end - 1 : part.end] == b"\n" for part in ranges)
+    sizes = [part.end - part.start for part in ranges]
+    # Ranges of a block and a line at most; the last ones down to a sixteenth of a block.
+    assert max(sizes) < _bulk.BLOCK_BYTES + max(map(len, data.splitlines(keepends=True)))
+    assert sizes[-1] < _bulk.BLOCK_BYTES // 4 < sizes[0]
 
 
 _lines = st.lists(
