@@ -116,15 +116,15 @@ def _project_block(
 
 
 def _project_part(
-    compiled: Compiled, part: bytes | _Range, keep_going: bool, buffer: bytearray
+    compiled: Compiled, part: _Read | _Range, keep_going: bool, buffer: bytearray
 ) -> _Block:
     """A part projected: a range of a file is read into ``buffer``, which each process reuses.
 
     Read into new memory, a block's pages are reused or faulted in anew as the allocator sees
     fit; where it gave them back, a loop over 1 GB took a quarter more time, measured.
     """
-    if isinstance(part, bytes):
-        return _project_block(compiled, part, len(part), keep_going)
+    if isinstance(part, _Read):
+        return _project_block(compiled, part.buffer, part.size, keep_going)
     return _project_block(compiled, buffer, part.read_into(buffer), keep_going)
 
 
@@ -160,7 +160,14 @@ def _looks_like_a_line(line: bytes) -> bool:
     return content[:1] + content[-1:] in (b"{}", b"[]")
 
 
-def _read_blocks(first: bytes, source: IO[bytes]) -> Iterator[tuple[bytearray, int]]:
+class _Read(NamedTuple):
+    """A block of a stream: the first ``size`` bytes of ``buffer``, until the next is read."""
+
+    buffer: bytearray
+    size: int
+
+
+def _read_blocks(first: bytes, source: IO[bytes]) -> Iterator[_Read]:
     """The stream in blocks of whole lines, about ``BLOCK_BYTES`` each, in one reused buffer.
 
     Each block is the buffer's first ``size`` bytes, valid until the next is asked for: reading
@@ -180,13 +187,13 @@ def _read_blocks(first: bytes, source: IO[bytes]) -> Iterator[tuple[bytearray, i
             filled += read
         if filled < len(buffer):  # the end of the stream
             if filled:
-                yield buffer, filled
+                yield _Read(buffer, filled)
             return
         size = buffer.rfind(b"\n", 0, filled) + 1
         if size == 0:  # no line break yet: a longer line
             buffer.extend(bytes(len(buffer)))
             continue
-        yield buffer, size
+        yield _Read(buffer, size)
         # What follows the last line break starts the next block.
         buffer[: filled - size] = buffer[size:filled]
         filled -= size
@@ -269,23 +276,17 @@ def project_stream(
             progress(len(data))
         return
     keep_going = on_error is not None
-    blocks: Generator[_Block, None, None]
+    parts: Iterator[_Read | _Range]
     if path is not None and os.path.isfile(path):
-        # Each process reads its own ranges of the file, into a buffer of its own.
-        ranges = _file_ranges(path)
-        if workers == 1:
-            buffer = bytearray(BLOCK_BYTES)
-            blocks = (_project_part(compiled, part, keep_going, buffer) for part in ranges)
-        else:
-            blocks = _project_in_workers(compiled, ranges, workers, keep_going)
-    elif workers == 1:
-        read = _read_blocks(first, source)
-        blocks = (_project_block(compiled, buffer, size, keep_going) for buffer, size in read)
+        parts = _file_ranges(path)  # each process reads its own ranges of the file
     else:
-        # Blocks go to other processes: each its own copy, since the buffer is read into again.
-        read = _read_blocks(first, source)
-        copies = (bytes(memoryview(buffer)[:size]) for buffer, size in read)
-        blocks = _project_in_workers(compiled, copies, workers, keep_going)
+        parts = _read_blocks(first, source)
+    blocks: Generator[_Block, None, None]
+    if workers == 1:
+        buffer = bytearray()
+        blocks = (_project_part(compiled, part, keep_going, buffer) for part in parts)
+    else:
+        blocks = _project_in_workers(compiled, parts, workers, keep_going)
     lines_before = done = 0
     # Closed on the way out, however it is left: workers stop now, not when collected.
     with contextlib.closing(blocks):
@@ -312,12 +313,19 @@ def project_stream(
 # thread needs the interpreter lock, which this process holds while it projects a block of its
 # own, and a worker cannot finish sending a result bigger than the pipe until it is read.)
 
-_Task: TypeAlias = "tuple[bytes | _Range, bool] | None"
+
+class _Chunk(NamedTuple):
+    """A block of a stream sent to a worker: its bytes follow, sent as ``_send_bytes`` does."""
+
+    size: int
+
+
+_Task: TypeAlias = "tuple[_Chunk | _Range, bool] | None"
 """A part to project and whether to keep going after an invalid line; None says stop."""
 
 
 class _Done(NamedTuple):
-    """What a worker sends for a block: the block without its output, which follows unframed."""
+    """What a worker sends for a block: the block without its output, which follows."""
 
     block: _Block
     output_bytes: int
@@ -326,8 +334,8 @@ class _Done(NamedTuple):
 def _serve(connection: Connection, mask: Mask, case_insensitive: bool, unframed: bool) -> None:
     """A worker process: project each part received, send back its block or the exception.
 
-    A block is sent as a ``_Done``, then its output as plain bytes: the output, most of what
-    crosses the pipe, is neither pickled nor framed, and the parent reads it into its buffer.
+    What crosses the pipe is mostly bytes, a stream's blocks coming in and outputs going out:
+    each follows a small pickled message that says how many, sent as ``_send_bytes`` does.
     """
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -344,8 +352,16 @@ def _serve(connection: Connection, mask: Mask, case_insensitive: bool, unframed:
         if task is None:
             break
         part, keep_going = task
+        if isinstance(part, _Chunk):
+            try:
+                _receive_bytes(connection, buffer, part.size, unframed)
+            except (EOFError, OSError):
+                break  # the parent is gone
         try:
-            block = _project_part(compiled, part, keep_going, buffer)
+            if isinstance(part, _Chunk):
+                block = _project_block(compiled, buffer, part.size, keep_going)
+            else:
+                block = _project_part(compiled, part, keep_going, buffer)
         except Exception as error:  # handed to the parent, which raises it
             outgoing.put(error)
         else:
@@ -358,14 +374,13 @@ def _serve(connection: Connection, mask: Mask, case_insensitive: bool, unframed:
 def _send_all(connection: Connection, items: queue.SimpleQueue[Any], unframed: bool) -> None:
     """Send each item of ``items`` through ``connection``, up to None included.
 
-    ``bytes`` are a block's output, sent as ``_send_output`` does; anything else is pickled
-    (``recv`` reads it).
+    ``bytes`` are sent as ``_send_bytes`` does; anything else is pickled (``recv`` reads it).
     """
     while True:
         item = items.get()
         try:
             if type(item) is bytes:
-                _send_output(connection, item, unframed)
+                _send_bytes(connection, item, unframed)
             else:
                 connection.send(item)
         except OSError:
@@ -376,36 +391,37 @@ def _send_all(connection: Connection, items: queue.SimpleQueue[Any], unframed: b
             return
 
 
-# A worker's output crosses the pipe unframed, written from and read into its own memory, where
-# the system lets a pipe be read into a buffer (POSIX); elsewhere ``multiprocessing`` frames it,
-# and copies it twice more on the way in: 2% less time with two workers, measured. This
-# process decides, and tells each worker.
+# Bytes cross the pipe unframed, written from and read into their buffers, where the system lets
+# a pipe be read into a buffer (POSIX); elsewhere ``multiprocessing`` frames them, and copies
+# them twice more on the way in: 2% less time with two workers on a file, measured. This process
+# decides, and tells each worker.
 _UNFRAMED: Final = hasattr(os, "readv")
 
 
-def _send_output(connection: Connection, output: bytes, unframed: bool) -> None:
+def _send_bytes(connection: Connection, data: bytes, unframed: bool) -> None:
     if not unframed:
-        connection.send_bytes(output)
+        connection.send_bytes(data)
         return
-    with memoryview(output) as view:
+    with memoryview(data) as view:
         written = 0
         while written < len(view):
             written += os.write(connection.fileno(), view[written:])
 
 
-def _receive_output(connection: Connection, size: int, unframed: bool) -> bytes | bytearray:
-    """The ``size`` bytes of output that follow a ``_Done``."""
+def _receive_bytes(connection: Connection, buffer: bytearray, size: int, unframed: bool) -> None:
+    """Read the ``size`` bytes sent by ``_send_bytes`` into ``buffer``, grown to fit."""
+    if len(buffer) < size:
+        buffer.extend(bytes(size - len(buffer)))
     if not unframed:
-        return connection.recv_bytes()
-    output = bytearray(size)
-    with memoryview(output) as view:
+        connection.recv_bytes_into(buffer)
+        return
+    with memoryview(buffer) as view:
         done = 0
         while done < size:
-            read = os.readv(connection.fileno(), [view[done:]])
+            read = os.readv(connection.fileno(), [view[done:size]])
             if not read:
                 raise EOFError
             done += read
-    return output
 
 
 class _Worker:
@@ -426,7 +442,7 @@ class _Worker:
         )
         self._process.start()
         there.close()
-        self._tasks: queue.SimpleQueue[_Task] = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue[_Task | bytes] = queue.SimpleQueue()
         self._sender = threading.Thread(
             target=_send_all, args=(self._connection, self._tasks, self._unframed), daemon=True
         )
@@ -436,8 +452,14 @@ class _Worker:
         """Start sending, once every worker process is started: forking with threads can hang."""
         self._sender.start()
 
-    def submit(self, part: bytes | _Range, keep_going: bool) -> None:
-        self._tasks.put((part, keep_going))
+    def submit(self, part: _Read | _Range, keep_going: bool) -> None:
+        if isinstance(part, _Read):
+            # A stream's block: copied, since its buffer is read into again, and sent after the
+            # task as it is, not pickled into it.
+            self._tasks.put((_Chunk(part.size), keep_going))
+            self._tasks.put(bytes(memoryview(part.buffer)[: part.size]))
+        else:
+            self._tasks.put((part, keep_going))
         self.pending += 1
 
     def ready(self) -> bool:
@@ -449,7 +471,8 @@ class _Worker:
         try:
             outcome: _Done | _Block | Exception = self._connection.recv()
             if isinstance(outcome, _Done):
-                output = _receive_output(self._connection, outcome.output_bytes, self._unframed)
+                output = bytearray(outcome.output_bytes)
+                _receive_bytes(self._connection, output, outcome.output_bytes, self._unframed)
                 outcome = outcome.block._replace(output=output)
         except (EOFError, OSError):
             self._process.join(1)
@@ -474,7 +497,7 @@ class _Worker:
 
 
 def _project_in_workers(
-    compiled: Compiled, parts: Iterator[bytes | _Range], workers: int, keep_going: bool
+    compiled: Compiled, parts: Iterator[_Read | _Range], workers: int, keep_going: bool
 ) -> Generator[_Block, None, None]:
     """Blocks projected by ``workers`` processes, this one included, yielded in input order.
 
@@ -483,7 +506,8 @@ def _project_in_workers(
     wait, so each process's share follows its speed (a worker also pays for sending its output
     back; this process's blocks cross no pipe). At most a few blocks per worker are held, so
     memory stays bounded however long the stream; reading stops once a block fails and errors
-    are not to be skipped.
+    are not to be skipped. A stream's part is only valid until the next is taken: a worker is
+    sent a copy, and this process projects its own at once, from the reader's buffer.
     """
     most_held = workers * _HELD_PER_WORKER
     held: deque[_Block | _Worker] = deque()  # in input order; a worker stands for its next block
@@ -491,7 +515,7 @@ def _project_in_workers(
     buffer = bytearray()
     exhausted = False
 
-    def take() -> bytes | _Range | None:
+    def take() -> _Read | _Range | None:
         nonlocal exhausted
         part = None if exhausted else next(parts, None)
         exhausted = part is None
