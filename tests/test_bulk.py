@@ -144,6 +144,27 @@ def test_any_stream_gives_what_one_process_gives(
         assert run(1) == run(workers) == (expected_output, expected_rejected)
 
 
+@given(lines=_lines, text=expressions)
+@settings(max_examples=100, deadline=None)
+def test_project_lines_on_bytes_in_blocks_gives_what_it_gives_line_by_line(
+    lines: list[bytes], text: str
+) -> None:
+    data = b"\n".join(lines) + b"\n"
+    parsed = projection.parse(text)
+
+    def run(source: bytes | list[bytes]) -> tuple[list[bytes], str | None]:
+        output: list[bytes] = []
+        try:
+            output.extend(parsed.project_lines(source))
+        except PayloadError as error:
+            return output, str(error)
+        return output, None
+
+    # Bytes of a block or more go in blocks, here of a line or two; a list goes line by line.
+    with mock.patch.object(_bulk, "BLOCK_BYTES", 32):
+        assert run(data) == run(data.split(b"\n"))
+
+
 @pytest.mark.usefixtures("small_blocks")
 @pytest.mark.parametrize("workers", [1, 2])
 def test_invalid_lines_are_numbered_across_blocks(tmp_path: Path, workers: int) -> None:
