@@ -311,6 +311,8 @@ def project_stream(
     parts: Iterator[_Read | _Range]
     if path is not None and os.path.isfile(path):
         parts = _file_ranges(path)  # each process reads its own ranges of the file
+        # No more processes than the file has blocks: the others would only start and stop.
+        workers = max(1, min(workers, -(-os.path.getsize(path) // BLOCK_BYTES)))
     else:
         parts = _read_blocks(first, source)
     blocks: Generator[_Block, None, None]

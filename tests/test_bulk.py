@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 import projection
 from projection import PayloadError, _bulk
 from projection._bulk import _Range, project_stream
+from projection._compile import Compiled
 from projection.kibo import iter_sample_lines
 from tests.strategies import expressions, objects
 
@@ -241,6 +242,27 @@ def test_stopping_early_stops_the_workers(tickets: Path) -> None:
     assert first.output
     blocks.close()
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize(("lines", "workers_started"), [(1, 0), (4, 1), (400, 7)])
+def test_a_file_gets_no_more_processes_than_it_has_blocks(
+    tmp_path: Path, lines: int, workers_started: int
+) -> None:
+    path = tmp_path / "tickets.ndjson"  # tickets of about 4 KB, blocks of 8 KB
+    path.write_bytes(b"".join(iter_sample_lines(lines, seed=3)))
+    started = 0
+    start = _bulk._Worker.__init__
+
+    def counted(self: _bulk._Worker, compiled: Compiled) -> None:
+        nonlocal started
+        started += 1
+        start(self, compiled)
+
+    with mock.patch.object(_bulk._Worker, "__init__", counted):
+        output, _ = stream(path, workers=8)
+    assert output == expected_lines(path)
+    assert started == workers_started
 
 
 @pytest.mark.parametrize("unframed", [True, False], ids=["unframed", "framed"])
