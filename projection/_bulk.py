@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import queue
 import signal
@@ -197,6 +198,7 @@ class _Read(NamedTuple):
 
     buffer: bytearray
     size: int
+    last: bool = False  # True when the stream is known to end with it
 
 
 def _read_blocks(first: bytes, source: IO[bytes]) -> Iterator[_Read]:
@@ -219,7 +221,7 @@ def _read_blocks(first: bytes, source: IO[bytes]) -> Iterator[_Read]:
             filled += read
         if filled < len(buffer):  # the end of the stream
             if filled:
-                yield _Read(buffer, filled)
+                yield _Read(buffer, filled, last=True)
             return
         size = buffer.rfind(b"\n", 0, filled) + 1
         if size == 0:  # no line break yet: a longer line
@@ -314,7 +316,11 @@ def project_stream(
         # No more processes than the file has blocks: the others would only start and stop.
         workers = max(1, min(workers, -(-os.path.getsize(path) // BLOCK_BYTES)))
     else:
-        parts = _read_blocks(first, source)
+        reads = _read_blocks(first, source)
+        opening = next(reads, None)
+        if opening is None or opening.last:
+            workers = 1  # the stream ended within its first block: nothing to share
+        parts = itertools.chain([] if opening is None else [opening], reads)
     blocks: Generator[_Block, None, None]
     if workers == 1:
         buffer = bytearray()

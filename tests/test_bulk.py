@@ -245,10 +245,14 @@ def test_stopping_early_stops_the_workers(tickets: Path) -> None:
 
 
 @pytest.mark.usefixtures("small_blocks")
-@pytest.mark.parametrize(("lines", "workers_started"), [(1, 0), (4, 1), (400, 7)])
-def test_a_file_gets_no_more_processes_than_it_has_blocks(
-    tmp_path: Path, lines: int, workers_started: int
+@pytest.mark.parametrize(
+    ("lines", "from_file", "workers_started"),
+    [(1, True, 0), (4, True, 1), (400, True, 7), (1, False, 0), (400, False, 7)],
+)
+def test_no_more_processes_start_than_there_are_blocks(
+    tmp_path: Path, lines: int, from_file: bool, workers_started: int
 ) -> None:
+    """A file's size is known; a stream that ends within its first block needs no workers."""
     path = tmp_path / "tickets.ndjson"  # tickets of about 4 KB, blocks of 8 KB
     path.write_bytes(b"".join(iter_sample_lines(lines, seed=3)))
     started = 0
@@ -260,7 +264,7 @@ def test_a_file_gets_no_more_processes_than_it_has_blocks(
         start(self, compiled)
 
     with mock.patch.object(_bulk._Worker, "__init__", counted):
-        output, _ = stream(path, workers=8)
+        output, _ = stream(path, workers=8, from_file=from_file)
     assert output == expected_lines(path)
     assert started == workers_started
 
