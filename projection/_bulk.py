@@ -1,6 +1,6 @@
 """Bulk input: NDJSON streams projected in constant memory, on one core or several, in order.
 
-``project_lines`` is the lazy line-by-line API behind ``Projection.project_lines``.
+``project_lines`` is the lazy API behind ``Projection.project_lines``.
 ``project_stream`` is the engine of ``projection apply``: it tells one JSON document from NDJSON,
 reads NDJSON in blocks of lines, projects them (in worker processes if asked), writes the results
 in input order, and lets no invalid line go unnoticed.
@@ -62,7 +62,7 @@ def project_lines(
     else:
         buffer = bytearray()
         reads = _read_blocks(b"", io.BytesIO(lines))
-        blocks = (_project_part(compiled, part, False, buffer) for part in reads)
+        blocks = (_project_part(compiled, part, keep_going=False, buffer=buffer) for part in reads)
         for block in _then_rejected(blocks, None):
             yield from io.BytesIO(block.output)
         return
