@@ -385,17 +385,18 @@ def _serve(connection: Connection, mask: Mask, case_insensitive: bool, unframed:
             break  # the parent is gone
         if task is None:
             break
-        part, keep_going = task
-        if isinstance(part, _Chunk):
+        sent, keep_going = task
+        part: _Read | _Range
+        if isinstance(sent, _Chunk):
             try:
-                _receive_bytes(connection, buffer, part.size, unframed)
+                _receive_bytes(connection, buffer, sent.size, unframed)
             except (EOFError, OSError):
                 break  # the parent is gone
+            part = _Read(buffer, sent.size)
+        else:
+            part = sent
         try:
-            if isinstance(part, _Chunk):
-                block = _project_block(compiled, buffer, part.size, keep_going)
-            else:
-                block = _project_part(compiled, part, keep_going, buffer)
+            block = _project_part(compiled, part, keep_going, buffer)
         except Exception as error:  # handed to the parent, which raises it
             outgoing.put(error)
         else:
