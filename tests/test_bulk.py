@@ -81,6 +81,39 @@ def test_output_keeps_the_input_order(
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="only forked workers share memory"
+)
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("long_lines", [False, True], ids=["short-lines", "long-lines"])
+def test_outputs_bigger_than_a_shared_slot_cross_the_pipe(
+    tmp_path: Path, long_lines: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forked worker leaves its outputs in shared memory; one too big for it goes by pipe."""
+    lines = list(iter_sample_lines(200, seed=5))
+    if long_lines:  # longer than a block: their blocks, and outputs, outgrow a slot
+        for number in range(0, 200, 20):
+            lines[number] = orjson.dumps({"accessToken": "x" * 3 * _bulk.BLOCK_BYTES}) + b"\n"
+    path = tmp_path / "tickets.ndjson"
+    path.write_bytes(b"".join(lines))
+    # In this process, only an output that follows through the pipe is received as bytes.
+    received: list[int] = []
+    receive_bytes = _bulk._receive_bytes
+
+    def counted(connection: object, buffer: bytearray, size: int, unframed: bool) -> None:
+        received.append(size)
+        receive_bytes(connection, buffer, size, unframed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_bulk, "_receive_bytes", counted)
+    output, _ = stream(path, workers=2)
+    assert output == expected_lines(path)
+    if long_lines:
+        assert received
+        assert min(received) > _bulk.BLOCK_BYTES
+    else:
+        assert received == []
+
+
 def test_file_ranges_cover_the_file_in_whole_lines_and_shrink_at_the_end(
     tickets: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
