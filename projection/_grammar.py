@@ -1,5 +1,10 @@
 """Text to syntax: the responseFields grammar parsed by lark (LALR, transformer inline, built once).
 
+The parser's tables ship with the grammar, as lark saves them: building them from the grammar
+takes 14 ms of each process's first parse, loading them half a millisecond. They are loaded only
+when saved from the same grammar, lark options and lark version; otherwise lark builds them. After
+editing the grammar, save them again: ``python grammar/save_tables.py``.
+
 ``parse_syntax(text, limits)`` checks the length, then the syntax, then depth and item count left to
 right, and returns the items in source order; it raises only ``ProjectionSyntaxError`` and
 ``ProjectionLimitError`` (lark's exceptions never leave this module); it never recurses on the text.
@@ -8,29 +13,40 @@ right, and returns the items in source order; it raises only ``ProjectionSyntaxE
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+import lark
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from ._errors import ProjectionLimitError, ProjectionSyntaxError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 __all__ = [
     "DEPTH_CEILING",
     "MAX_DEPTH",
     "MAX_ITEMS",
     "MAX_LENGTH",
+    "TABLES_FILE",
     "Item",
     "Limits",
     "Name",
     "Selection",
+    "build_parser",
     "count_names",
     "grammar_text",
     "parse_syntax",
+    "repository_data_file",
+    "save_tables",
+    "tables_header",
 ]
 
-_GRAMMAR_FILE = "responsefields.lark"
+_GRAMMAR_FILE: Final = "responsefields.lark"
+TABLES_FILE: Final = "responsefields.lalr"
 
 
 class Name(NamedTuple):
@@ -78,15 +94,23 @@ class Limits(NamedTuple):
 
 
 def grammar_text() -> str:
-    """The grammar: from the installed package, or from the repository for an editable install."""
+    """The grammar, as the package ships it."""
+    return _data_file(_GRAMMAR_FILE).read_text(encoding="utf-8")
+
+
+def _data_file(name: str) -> Traversable:
+    """A file of the installed package's data, or of the repository for an editable install."""
     import importlib.resources  # only here: importing it costs more than the rest of parsing
 
-    shipped = importlib.resources.files("projection") / "_data" / _GRAMMAR_FILE
+    shipped = importlib.resources.files("projection") / "_data" / name
     if shipped.is_file():
-        return shipped.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "grammar" / _GRAMMAR_FILE).read_text(
-        encoding="utf-8"
-    )
+        return shipped
+    return repository_data_file(name)
+
+
+def repository_data_file(name: str) -> Path:
+    """Where the repository keeps a file that the wheel ships as package data."""
+    return Path(__file__).resolve().parent.parent / "grammar" / name
 
 
 class _ToSyntax(Transformer[Token, Selection]):
@@ -125,16 +149,47 @@ def _start(token: Token) -> int:
     return token.start_pos
 
 
+_OPTIONS: Final[dict[str, Any]] = {
+    "parser": "lalr",
+    "lexer": "basic",  # no two terminals compete for the same text
+    "propagate_positions": False,
+    "maybe_placeholders": False,
+}
+
+
 @functools.cache
 def _parser() -> Lark:
-    return Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="basic",  # no two terminals compete for the same text
-        transformer=_ToSyntax(),
-        propagate_positions=False,
-        maybe_placeholders=False,
-    )
+    """The parser: its saved tables loaded if they were saved from this grammar, or built."""
+    text = grammar_text()
+    try:
+        with _data_file(TABLES_FILE).open("rb") as file:
+            if file.readline() == tables_header(text):
+                return Lark.load(file)
+    except FileNotFoundError:
+        pass
+    return build_parser(text)
+
+
+def build_parser(text: str) -> Lark:
+    """A parser for the grammar ``text``, its tables built by lark."""
+    return Lark(text, transformer=_ToSyntax(), **_OPTIONS)
+
+
+def tables_header(text: str) -> bytes:
+    """The first line of the tables saved from ``text``: lark's version, a digest of both.
+
+    The digest covers the grammar and the options; the transformer is saved as its class's name.
+    """
+    source = f"{sorted(_OPTIONS.items())}\n{text}".encode()
+    return f"lark {lark.__version__} {hashlib.sha256(source).hexdigest()}\n".encode()
+
+
+def save_tables(path: Path) -> None:
+    """Save at ``path`` the tables of the parser built from the grammar, after their header."""
+    text = grammar_text()
+    with path.open("wb") as file:
+        file.write(tables_header(text))
+        build_parser(text).save(file)
 
 
 # How the terminals of the grammar are called in error messages.

@@ -1,4 +1,4 @@
-"""The built wheel carries the grammar and the command: in a fresh environment, both work."""
+"""The wheel carries the grammar, its tables and the command: in a fresh environment, all work."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import venv
 import zipfile
 from pathlib import Path
 
+import lark
 import pytest
+
+from projection import _grammar
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +25,7 @@ installed = pathlib.Path(projection.__file__).resolve()
 assert installed.is_relative_to(pathlib.Path(sys.prefix).resolve()), installed
 assert (installed.parent / "_data" / "responsefields.lark").is_file()
 print(projection.parse("customerAccount(contacts(address)), accessToken"))
+print(_grammar._parser().source_path)
 """
 
 
@@ -34,7 +38,10 @@ def test_wheel_installs_and_parses_in_a_fresh_environment(tmp_path: Path) -> Non
     )
     (wheel,) = tmp_path.glob("projection-*.whl")
     with zipfile.ZipFile(wheel) as archive:
-        assert "projection/_data/responsefields.lark" in archive.namelist()
+        assert {
+            "projection/_data/responsefields.lark",
+            "projection/_data/responsefields.lalr",
+        } <= set(archive.namelist())
 
     environment = tmp_path / "venv"
     venv.create(environment, with_pip=False)
@@ -77,7 +84,12 @@ def test_wheel_installs_and_parses_in_a_fresh_environment(tmp_path: Path) -> Non
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    assert run(python, "-c", CHECK) == "customerAccount(contacts(address)),accessToken\n"
+    canonical, source = run(python, "-c", CHECK).splitlines()
+    assert canonical == "customerAccount(contacts(address)),accessToken"
+    # The saved tables are loaded, unless saved with another lark than this one (see
+    # test_grammar_tables.py): then lark builds them.
+    saved_with = _grammar.repository_data_file(_grammar.TABLES_FILE).read_bytes().split()[1]
+    assert (source == "<deserialized>") == (saved_with.decode() == lark.__version__)
     # The console script the wheel installs.
     command = environment / "bin" / "projection"
     assert run(command, "check", "a/b, c").startswith("a(b),c\n")
