@@ -226,12 +226,18 @@ def _read_blocks(first: bytes, source: IO[bytes]) -> Iterator[_Read]:
             return
         size = buffer.rfind(b"\n", 0, filled) + 1
         if size == 0:  # no line break yet: a longer line
-            buffer.extend(bytes(len(buffer)))
+            _fit(buffer, 2 * len(buffer))
             continue
         yield _Read(buffer, size)
         # What follows the last line break starts the next block.
         buffer[: filled - size] = buffer[size:filled]
         filled -= size
+
+
+def _fit(buffer: bytearray, size: int) -> None:
+    """Grow ``buffer`` to ``size`` bytes if it is smaller; a buffer reused is never shrunk."""
+    if len(buffer) < size:
+        buffer.extend(bytes(size - len(buffer)))
 
 
 def _file_ranges(path: str) -> Iterator[_Range]:
@@ -265,8 +271,7 @@ class _Range(NamedTuple):
         Fewer than asked only if the file was cut short meanwhile.
         """
         size = self.end - self.start
-        if len(buffer) < size:
-            buffer.extend(bytes(size - len(buffer)))
+        _fit(buffer, size)
         done = 0
         with open(self.path, "rb", buffering=0) as file, memoryview(buffer) as view:
             file.seek(self.start)
@@ -475,8 +480,7 @@ def _send_bytes(connection: Connection, data: bytes, unframed: bool) -> None:
 
 def _receive_bytes(connection: Connection, buffer: bytearray, size: int, unframed: bool) -> None:
     """Read the ``size`` bytes sent by ``_send_bytes`` into ``buffer``, grown to fit."""
-    if len(buffer) < size:
-        buffer.extend(bytes(size - len(buffer)))
+    _fit(buffer, size)
     if not unframed:
         connection.recv_bytes_into(buffer)
         return
