@@ -345,10 +345,11 @@ def project_stream(
 
 # -- worker processes -------------------------------------------------------------------------
 #
-# Each worker process has its own pipe. Parts go to it through a thread of this process, so that
-# submitting never waits on a busy worker; results come back through a thread of the worker, so
-# that it projects its next part while this process has not yet read the last result. This
-# process reads a worker's results itself, when it needs them, in order. (A pool that reads
+# Each worker process has its own pipe. A stream's blocks go to it through a thread of this
+# process, so that submitting never waits on a busy worker (a file's ranges, small, go at once);
+# results come back through a thread of the worker, so that it projects its next part while this
+# process has not yet read the last result. This process reads a worker's results itself, when
+# it needs them, in order, most outputs from shared memory (``_Worker``). (A pool that reads
 # results with a thread of this process, as ``concurrent.futures`` does, stalls its workers: the
 # thread needs the interpreter lock, which this process holds while it projects a block of its
 # own, and a worker cannot finish sending a result bigger than the pipe until it is read.)
@@ -534,21 +535,36 @@ class _Worker:
         self.pending = 0
         self._submitted = 0
 
-    def start(self) -> None:
-        """Start sending, once every worker process is started: forking with threads can hang."""
-        self._sender.start()
-
     def submit(self, part: _Read | _Range, keep_going: bool) -> None:
         slot = self._submitted % _SUBMITTED_PER_WORKER
         if isinstance(part, _Read):
             # A stream's block: copied, since its buffer is read into again, and sent after the
             # task as it is, not pickled into it.
-            self._tasks.put(_Task(_Chunk(part.size), keep_going, slot))
-            self._tasks.put(bytes(memoryview(part.buffer)[: part.size]))
+            chunk = bytes(memoryview(part.buffer)[: part.size])
+            self._send(_Task(_Chunk(part.size), keep_going, slot), chunk, heavy=True)
         else:
-            self._tasks.put(_Task(part, keep_going, slot))
+            self._send(_Task(part, keep_going, slot), heavy=False)
         self._submitted += 1
         self.pending += 1
+
+    def _send(self, *items: _Task | bytes | None, heavy: bool) -> None:
+        """Send ``items`` in order, at once or through the sending thread.
+
+        A stream's block, megabytes that a busy worker may leave unread for a while, goes
+        through the thread, started then: after every worker is forked, since forking with
+        threads can hang. From then on everything does, to keep the order. Until then a small
+        message goes at once: handing a file's ranges to the thread took 2% of the time of two
+        processes, measured.
+        """
+        if heavy and self._sender.ident is None:
+            self._sender.start()
+        if self._sender.ident is not None:
+            for item in items:
+                self._tasks.put(item)
+            return
+        with contextlib.suppress(OSError):  # the worker is gone: ``result`` says so
+            for item in items:
+                self._connection.send(item)
 
     def ready(self) -> bool:
         """Whether the next block has arrived, or started to."""
@@ -582,8 +598,10 @@ class _Worker:
         """Stop the process: at once if results are still owed, since none will be read."""
         if self.pending:
             self._process.terminate()
+        # None says stop: closing this end of the pipe would not, as the workers forked since
+        # hold copies of it.
+        self._send(None, heavy=False)
         if self._sender.ident is not None:
-            self._tasks.put(None)
             self._sender.join()
         self._connection.close()
         self._process.join()
@@ -618,8 +636,6 @@ def _project_in_workers(
 
     try:
         pool.extend(_Worker(compiled) for _ in range(workers - 1))
-        for worker in pool:
-            worker.start()
         while True:
             for worker in pool:
                 while len(held) < most_held and worker.pending < _SUBMITTED_PER_WORKER:
