@@ -71,10 +71,20 @@ def _ratios(
         yield Target(
             figure.format(label=group.label),
             value,
-            f"{value:.{digits}f}{unit}",
+            shown(value, digits, bound) + unit,
             f"{'≤' if at_most else '≥'} {bound:g}{unit}",
             value <= bound if at_most else value >= bound,
         )
+
+
+def shown(value: float, digits: int, bound: float) -> str:
+    """``value`` with ``digits`` decimals, or more where fewer would show it equal to ``bound``.
+
+    A share of 0.7487 against "≥ 0.75" reads 0.749, not a 0.75 that fails.
+    """
+    while value != bound and round(value, digits) == bound and digits < 6:
+        digits += 1
+    return f"{value:.{digits}f}"
 
 
 def _single(workload: Workload) -> Iterator[Target]:
@@ -110,7 +120,7 @@ def _ndjson(workload: Workload) -> Iterator[Target]:
             yield Target(
                 f"NDJSON {group.label}: {most.contender} speed-up over {workload.baseline}",
                 most.speedup.median,
-                f"{most.speedup.median:.2f}x",
+                shown(most.speedup.median, 2, 1.6) + "x",
                 "≥ 1.6x",
                 most.speedup.median >= 1.6,
             )

@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from benchmarks.harness import main
+from benchmarks.targets import shown
 from projection import _cli as cli
 
 STATS = {"samples", "calls_per_round", "median", "minimum", "maximum", "q1", "q3", "iqr"}
@@ -85,3 +86,20 @@ def test_bench_command_outside_a_source_checkout(
     monkeypatch.setitem(sys.modules, "benchmarks.harness", None)
     assert cli.main(["bench", "--quick"]) == 2
     assert "run this from a source checkout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "bound", "text"),
+    [
+        (0.7487, 0.75, "0.749"),
+        (0.7512, 0.75, "0.751"),
+        (0.75, 0.75, "0.75"),
+        (0.7897, 0.75, "0.79"),
+        (1.5997, 1.6, "1.5997"),
+        (1.5994, 1.6, "1.599"),
+    ],
+)
+def test_a_figure_never_reads_as_its_bound_when_it_is_not(
+    value: float, bound: float, text: str
+) -> None:
+    assert shown(value, 2, bound) == text
