@@ -1,4 +1,4 @@
-"""Text to syntax: the responseFields grammar parsed by lark (LALR, transformer inline, built once).
+"""Text to syntax: the responseFields grammar parsed by lark (LALR, transformer inline, made once).
 
 The parser's tables ship with the grammar, as lark saves them: building them from the grammar
 takes 14 ms of each process's first parse, loading them half a millisecond. They are loaded only
