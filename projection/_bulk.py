@@ -574,17 +574,7 @@ class _Worker:
         """The block of the oldest part submitted; raises what the worker raised."""
         try:
             outcome: _Done | Exception = self._connection.recv()
-            if isinstance(outcome, Exception):
-                self.pending -= 1
-                raise outcome
-            size = outcome.output_bytes
-            output: bytearray | memoryview
-            if outcome.slot is None:
-                output = bytearray(size)
-                _receive_bytes(self._connection, output, size, self._unframed)
-            else:
-                assert self._slots is not None  # a worker has slots only if given them
-                output = self._slots.view(outcome.slot, size)
+            output = self._output(outcome) if isinstance(outcome, _Done) else b""
         except (EOFError, OSError):
             self._process.join(1)
             raise RuntimeError(
@@ -592,7 +582,18 @@ class _Worker:
                 f"(exit code {self._process.exitcode})"
             ) from None
         self.pending -= 1
+        if isinstance(outcome, Exception):
+            raise outcome  # out of the ``try``: an OSError of the worker's is not a broken pipe
         return outcome.block._replace(output=output)
+
+    def _output(self, done: _Done) -> bytearray | memoryview:
+        """A block's output: a view of its shared slot, or read from the pipe."""
+        if done.slot is None:
+            output = bytearray(done.output_bytes)
+            _receive_bytes(self._connection, output, done.output_bytes, self._unframed)
+            return output
+        assert self._slots is not None  # a worker has slots only if given them
+        return self._slots.view(done.slot, done.output_bytes)
 
     def stop(self) -> None:
         """Stop the process: at once if results are still owed, since none will be read."""

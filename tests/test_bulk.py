@@ -263,6 +263,28 @@ def test_a_worker_that_dies_is_reported(tickets: Path, monkeypatch: pytest.Monke
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="the patch reaches workers by fork"
+)
+@pytest.mark.usefixtures("small_blocks")
+def test_an_os_error_in_a_worker_reaches_the_caller_as_itself(
+    tickets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not taken for the pipe breaking: the worker is alive, and said what went wrong."""
+    parent = os.getpid()
+    project_block = _bulk._project_block
+
+    def fail_in_a_worker(*arguments: object) -> object:
+        if os.getpid() != parent:
+            raise PermissionError("no reading here")
+        return project_block(*arguments)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_bulk, "_project_block", fail_in_a_worker)
+    with pytest.raises(PermissionError, match="no reading here"):
+        stream(tickets, workers=2)
+    assert multiprocessing.active_children() == []
+
+
 @pytest.mark.usefixtures("small_blocks")
 def test_stopping_early_stops_the_workers(tickets: Path) -> None:
     blocks = _bulk._project_in_workers(
