@@ -22,7 +22,17 @@ from msgspec import UNSET, Raw
 
 from ._errors import PayloadError
 from ._mask import DROP, WHOLE, Mask, Node, kept
-from ._reference import map_nested
+from ._scan import (
+    JSON_WHITE_SPACE,
+    deepest_point,
+    element_at,
+    first_byte,
+    invalid_utf8,
+    join_array,
+    kept_invalid_utf8,
+    trailing_start,
+    undecodable_string,
+)
 
 __all__ = ["JSON_WHITE_SPACE", "Compiled", "collector_paused", "is_json"]
 
@@ -42,9 +52,7 @@ __all__ = ["JSON_WHITE_SPACE", "Compiled", "collector_paused", "is_json"]
 
 _OBJECT: Final = msgspec.json.Decoder(dict[str, Raw])
 _OBJECTS: Final = msgspec.json.Decoder(list[dict[str, Raw]])
-_ARRAY: Final = msgspec.json.Decoder(list[Raw])
 _VALUE: Final = msgspec.json.Decoder(Raw)
-JSON_WHITE_SPACE: Final = b" \t\r\n"
 _BYTES_LIKE: Final = (bytes, bytearray, memoryview)
 _OPEN_OBJECT: Final = ord("{")
 _OPEN_ARRAY: Final = ord("[")
@@ -191,13 +199,16 @@ class Compiled:
         if fast is not None and type(data) is bytes and len(data) < _LARGE:
             # The gateway's case, with as little Python as can be around the msgspec calls.
             try:
-                return self._encode(fast(data))
+                output: bytes = self._encode(fast(data))
             except (msgspec.MsgspecError, RecursionError, UnicodeError):
                 pass  # the careful path below finds what is wrong, or takes the shape another way
+            else:
+                if invalid_utf8(output) is None:
+                    return output
         if not isinstance(data, _BYTES_LIKE):
             raise TypeError(f"JSON to project must be bytes, not {type(data).__name__}")
         if not isinstance(self._mask, Node):
-            return data
+            return _guarded(_validated, data)
         return _guarded(self._project, data)
 
     def project_documents(self, documents: Iterable[bytes | memoryview]) -> bytes | None:
@@ -216,9 +227,11 @@ class Compiled:
             values = list(map(typed.decoder.decode, documents))
             if typed.finish is not None:
                 values = list(map(typed.finish, values))
-            return self._encode_lines(values)
+            output: bytes = self._encode_lines(values)
         except (msgspec.DecodeError, RecursionError, UnicodeError):
             return None
+        # Invalid UTF-8 kept from some document: one by one, each finds its own.
+        return output if invalid_utf8(output) is None else None
 
     def _project(self, data: bytes) -> bytes:
         mask = self._mask
@@ -286,7 +299,7 @@ class Compiled:
 
     def _generic(self, mask: Node, data: bytes | Raw) -> Projected:
         """``data`` projected by ``mask`` whatever its shape, rebuilt in Python around Raws."""
-        first = _first_byte(data)
+        first = first_byte(data)
         if first == _OPEN_ARRAY:
             if self._typed_node(mask) is None:
                 # Bulk input is an array of objects: one msgspec call decodes them all.
@@ -296,13 +309,21 @@ class Compiled:
                     pass
                 else:
                     return [self._rebuild(mask, document) for document in documents]
-            # Each element on its own: a typed one through its Struct, the others rebuilt.
-            elements = _ARRAY.decode(data)
-            return map_nested(elements, functools.partial(self._value, mask), _array_items)
+            # Arrays nested in arrays, or other values beside objects: each value on its own,
+            # in one pass over the validated input, however deep the arrays nest.
+            _VALUE.decode(data)
+            return Raw(join_array(data, functools.partial(self._element, mask)))
         if first != _OPEN_OBJECT:
             # A primitive stays as it is (rule 7); decoding validates it and trims white space.
             return _VALUE.decode(data)
         return self._rebuild_object(mask, data)
+
+    def _element(self, mask: Node, raw: Raw) -> bytes:
+        """A value of an array projected and encoded: an object through ``_value``, any other
+        value as it is (rule 7)."""
+        if memoryview(raw)[0] == _OPEN_OBJECT:
+            return self._encode(self._value(mask, raw))
+        return bytes(raw)
 
     def _rebuild(self, mask: Node, document: dict[str, Raw]) -> dict[str, Projected]:
         default = mask.default
@@ -329,27 +350,69 @@ class Compiled:
 
 
 def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
-    """``function(data)``, decoding failures raised as ``PayloadError``.
+    """``function(data)``, checked to be valid UTF-8, decoding failures raised as ``PayloadError``.
 
     The collector is paused for large inputs; a plain function, since a context manager would
     cost more than msgspec takes for a small document.
     """
     try:
         if len(data) < _LARGE:
-            return function(data)
-        with collector_paused():
-            return function(data)
+            output = function(data)
+        else:
+            with collector_paused():
+                output = function(data)
     except msgspec.DecodeError as error:
-        raise _payload_error(error, data) from None
+        raise _payload_error(error, data, function) from None
     except RecursionError:
-        raise PayloadError("the JSON nests deeper than the decoder allows") from None
-    except UnicodeError as error:
-        raise PayloadError(f"a key is not valid Unicode: {error}") from None
+        pos = deepest_point(data)
+        raise _located(data, pos, "the JSON nests deeper than the decoder allows") from None
+    except UnicodeError as error:  # a key that is not valid UTF-8, as older msgspec says it
+        raise _payload_error(error, data, function) from None
+    if invalid_utf8(output) is not None:
+        raise _invalid_utf8_error(data, function)
+    return output
 
 
-def _array_items(raw: Raw) -> list[Raw] | None:
-    """The elements of a decoded value that is an array; None for any other value."""
-    return _ARRAY.decode(raw) if memoryview(raw)[0] == _OPEN_ARRAY else None
+def _validated(data: bytes) -> bytes:
+    """``data`` itself, once the decoder found it to be JSON: the projection that keeps all."""
+    _VALUE.decode(data)
+    return data
+
+
+def _payload_error(
+    error: msgspec.DecodeError | UnicodeError, data: bytes, function: Callable[[bytes], bytes]
+) -> PayloadError:
+    detail = str(error).removeprefix("JSON is malformed: ")
+    match = _BYTE_OFFSET.search(detail)
+    if match is None:
+        # The decoder names no byte when the data ends too early, when a key is not UTF-8, or
+        # when a string escapes a lone surrogate.
+        if invalid_utf8(data) is not None:
+            return _invalid_utf8_error(data, function)
+        string = undecodable_string(data)
+        if string is not None:
+            return _located(data, string, "a string is not valid Unicode (a lone surrogate)")
+        return _located(data, len(data), "input data was truncated")
+    detail = detail[: match.start()].rstrip()
+    pos = int(match.group(1))
+    if detail.startswith("trailing characters"):
+        pos = trailing_start(data, pos)
+    return _located(data, pos, detail[:1].lower() + detail[1:])
+
+
+def _invalid_utf8_error(data: bytes, function: Callable[[bytes], bytes]) -> PayloadError:
+    """The error for invalid UTF-8 that ``function`` keeps from ``data``, at its first byte."""
+    pos = kept_invalid_utf8(data, function)
+    if pos is None:  # kept in no output (a key the decoder read, then dropped): the first one
+        pos = invalid_utf8(data)
+    return _located(data, pos, "invalid UTF-8")
+
+
+def _located(data: bytes, pos: int | None, detail: str) -> PayloadError:
+    """A ``PayloadError`` at byte ``pos``, naming the document of bulk input that holds it."""
+    index = None if pos is None else element_at(data, pos)
+    where = f"byte {pos}" if index is None else f"byte {pos} (document {index} of the array)"
+    return PayloadError(f"invalid JSON at {where}: {detail}", pos=pos, index=index)
 
 
 def _can_type(node: Node) -> bool:
@@ -364,49 +427,3 @@ def is_json(data: bytes) -> bool:
     except (msgspec.DecodeError, RecursionError):
         return False
     return True
-
-
-def _first_byte(data: bytes | Raw) -> int:
-    """The first byte that is not white space (a whole input may start with some), or -1."""
-    view = memoryview(data)
-    index = 0
-    while index < len(view) and view[index] in JSON_WHITE_SPACE:
-        index += 1
-    return view[index] if index < len(view) else -1
-
-
-def _payload_error(error: msgspec.DecodeError, data: bytes) -> PayloadError:
-    detail = str(error).removeprefix("JSON is malformed: ")
-    match = _BYTE_OFFSET.search(detail)
-    if match:
-        pos = int(match.group(1))
-        detail = detail[: match.start()].rstrip()
-    else:
-        pos = len(data)  # msgspec names no byte when the data ends too early
-    detail = detail[:1].lower() + detail[1:]
-    index = _element_at(data, pos)
-    where = f"byte {pos}" if index is None else f"byte {pos} (document {index} of the array)"
-    return PayloadError(f"invalid JSON at {where}: {detail}", pos=pos, index=index)
-
-
-# What moves the nesting depth or separates elements, strings skipped whole (they may hold any).
-_STRUCTURE: Final = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]')
-
-
-def _element_at(data: bytes, pos: int) -> int | None:
-    """Which element of a top-level array holds byte ``pos``: bulk input names the document.
-
-    Only on the error path, so a scan of what comes before ``pos`` is affordable.
-    """
-    if _first_byte(data) != _OPEN_ARRAY:
-        return None
-    depth = index = 0
-    for match in _STRUCTURE.finditer(data, 0, pos):
-        token = match.group()
-        if token in (b"[", b"{"):
-            depth += 1
-        elif token in (b"]", b"}"):
-            depth -= 1
-        elif token == b"," and depth == 1:
-            index += 1
-    return index

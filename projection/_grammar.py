@@ -37,7 +37,6 @@ __all__ = [
     "Name",
     "Selection",
     "build_parser",
-    "count_names",
     "grammar_text",
     "parse_syntax",
     "repository_data_file",
@@ -221,14 +220,6 @@ def parse_syntax(text: str, limits: Limits) -> Selection:
         raise _syntax_error(text, error) from None
     _check_depth_and_items(text, selection, limits)
     return selection
-
-
-def count_names(text: str) -> int:
-    """How many names a valid expression holds (``*`` included), by lexing it."""
-    return sum(token.type in _NAME_TERMINALS for token in _parser().lex(text))
-
-
-_NAME_TERMINALS: Final = frozenset({"IDENT", "QUOTED", "STAR"})
 
 
 def _syntax_error(text: str, error: UnexpectedInput) -> ProjectionSyntaxError:

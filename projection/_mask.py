@@ -13,7 +13,19 @@ from typing import Final, TypeAlias, final
 
 from ._grammar import Item, Name, Selection
 
-__all__ = ["DROP", "WHOLE", "Leaf", "Mask", "Node", "build", "compose", "kept", "node", "union"]
+__all__ = [
+    "DROP",
+    "WHOLE",
+    "Leaf",
+    "Mask",
+    "MaskTooLargeError",
+    "Node",
+    "build",
+    "compose",
+    "kept",
+    "node",
+    "union",
+]
 
 
 class Leaf(enum.Enum):
@@ -150,8 +162,17 @@ def compose(outer: Mask, inner: Mask) -> Mask:
     )
 
 
-def build(selection: Selection, *, fold: bool = False) -> Mask:
-    """The mask of a parsed selection; with ``fold`` every name is folded with ``str.casefold``."""
+class MaskTooLargeError(Exception):
+    """Building a mask was stopped: it would hold more entries than it may."""
+
+
+def build(selection: Selection, *, fold: bool = False, max_entries: int | None = None) -> Mask:
+    """The mask of a parsed selection; with ``fold`` every name is folded with ``str.casefold``.
+
+    Only exclusions through ``*`` (``-*/x`` copies ``x`` into every entry) make a mask larger
+    than its text: with ``max_entries``, building them stops with ``MaskTooLargeError`` as soon as
+    the entries they make pass it, before the work grows with the product of the two.
+    """
     includes: dict[str, Mask] = {}
     wildcard: Mask | None = None
     excludes: list[tuple[Name, ...]] = []
@@ -178,7 +199,7 @@ def build(selection: Selection, *, fold: bool = False) -> Mask:
         for name in path:
             level = level.setdefault(_key(name, fold), {})
         level[_END] = {}
-    return _exclude(result, trie)
+    return _Excluder(max_entries).exclude(result, trie)
 
 
 def _include(item: Item, fold: bool) -> Mask:
@@ -203,27 +224,38 @@ _Trie: TypeAlias = dict[object, "_Trie"]
 _END: Final = object()
 
 
-def _exclude(mask: Mask, trie: _Trie) -> Mask:
-    """``mask`` without every path of ``trie``, as if excluded one after another in any order."""
-    if mask is DROP:
-        return DROP
-    target = Node(WHOLE, {}) if mask is WHOLE else mask
-    assert isinstance(target, Node)
-    every = trie.get(None)
-    if every is not None and _END in every:
-        return NOTHING
-    named = [key for key in trie if isinstance(key, str) and key not in target.entries]
-    excluded: list[tuple[str, Mask]] = []
-    for key in [*target.entries, *named]:
-        below = _merged(every, trie.get(key))
-        if below is None:
-            excluded.append((key, target.entries[key]))
-        elif _END in below:
-            excluded.append((key, DROP))
-        else:
-            excluded.append((key, _exclude(target.gives(key), below)))
-    default = target.default if every is None else _exclude(target.default, every)
-    return node(default, excluded)
+class _Excluder:
+    """Applies exclusion tries, counting the entries of the nodes it makes against a bound."""
+
+    def __init__(self, max_entries: int | None) -> None:
+        self._left = max_entries
+
+    def exclude(self, mask: Mask, trie: _Trie) -> Mask:
+        """``mask`` without every path of ``trie``, as if excluded one after another."""
+        if mask is DROP:
+            return DROP
+        target = Node(WHOLE, {}) if mask is WHOLE else mask
+        assert isinstance(target, Node)
+        every = trie.get(None)
+        if every is not None and _END in every:
+            return NOTHING
+        named = [key for key in trie if isinstance(key, str) and key not in target.entries]
+        excluded: list[tuple[str, Mask]] = []
+        for key in [*target.entries, *named]:
+            below = _merged(every, trie.get(key))
+            if below is None:
+                excluded.append((key, target.entries[key]))
+            elif _END in below:
+                excluded.append((key, DROP))
+            else:
+                excluded.append((key, self.exclude(target.gives(key), below)))
+        default = target.default if every is None else self.exclude(target.default, every)
+        result = node(default, excluded)
+        if self._left is not None and isinstance(result, Node):
+            self._left -= len(result.entries)
+            if self._left < 0:
+                raise MaskTooLargeError
+        return result
 
 
 def _merged(first: _Trie | None, second: _Trie | None) -> _Trie | None:

@@ -20,7 +20,6 @@ from ._grammar import (
     MAX_LENGTH,
     Limits,
     Selection,
-    count_names,
     parse_syntax,
 )
 from ._mask import DROP, WHOLE, Mask, Node
@@ -111,7 +110,15 @@ class Projection:
     # -- values -------------------------------------------------------------------------------
 
     def apply(self, value: Any) -> Any:
-        """``value`` (``dict``, ``list`` and JSON primitives) projected; the reference semantics."""
+        """``value`` (``dict``, ``list`` and JSON primitives) projected; the reference semantics.
+
+        Raw JSON is refused (``TypeError``): a ``str`` or bytes would pass as a primitive, whole.
+        """
+        if isinstance(value, (str, bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"apply takes decoded JSON (dict, list, ...), not {type(value).__name__}: "
+                "use project() for JSON bytes"
+            )
         return _reference.apply(self._mask, value, case_insensitive=self._case_insensitive)
 
     def project(self, data: bytes) -> bytes:
@@ -257,40 +264,67 @@ def parse(
     elif strict:
         raise ValueError("strict=True needs a schema to check names against")
     syntax = parse_syntax(text, limits)
-    if schema is None:
-        mask = _mask.build(syntax, fold=case_insensitive)
-    else:
-        resolved = _schema.resolve(syntax, schema, text, strict=strict)
-        mask = _schema.fit(_mask.build(resolved, fold=case_insensitive), schema, strict=strict)
-    parsed = Projection(mask, case_insensitive=case_insensitive, schema=schema)
-    # "-*/x" copies x into every entry, and exclusions print as whole paths: the canonical text
-    # can outgrow the expression. Held to the same limits, it always parses back with the same
-    # options, and the mask stays small. (Its nesting never exceeds the expression's.)
-    canonical = str(parsed)
-    if len(canonical) > limits.max_length:
-        excess = f"{len(canonical)} characters"
-    elif len(canonical) // 2 >= limits.max_items and count_names(canonical) > limits.max_items:
-        excess = f"{count_names(canonical)} names"  # a name and what follows it: 2 characters
-    else:
-        return parsed
-    raise ProjectionLimitError(
+    if schema is not None:
+        syntax = _schema.resolve(syntax, schema, text, strict=strict)
+    # "-*/x" copies x into every entry, exclusions print as whole paths and "a/b" as "a(b)":
+    # the canonical text can outgrow the expression. Held to the same limits, it always parses
+    # back with the same options. Refused while the mask is built, and measured without being
+    # printed, so that refusing costs no more than accepting.
+    try:
+        mask = _mask.build(syntax, fold=case_insensitive, max_entries=limits.max_items)
+    except _mask.MaskTooLargeError:
+        raise _canonical_limit_error(text, syntax, f"more than {limits.max_items} names") from None
+    if schema is not None:
+        mask = _schema.fit(mask, schema, strict=strict)
+    if isinstance(mask, Node):
+        excess = _canonical_excess(mask, limits)
+        if excess is not None:
+            raise _canonical_limit_error(text, syntax, excess)
+    return Projection(mask, case_insensitive=case_insensitive, schema=schema)
+
+
+def _canonical_limit_error(text: str, syntax: Selection, excess: str) -> ProjectionLimitError:
+    return ProjectionLimitError(
         f"the expression stands for {excess} in canonical form, more than the limit",
         text,
-        _first_copying_exclusion(syntax),
+        _crossing_item(syntax),
     )
 
 
-def _first_copying_exclusion(selection: Selection) -> int:
-    """Where the first exclusion with "*" before its last name starts: what makes masks grow."""
-    found = []
-    stack = [selection]
+def _canonical_excess(mask: Node, limits: Limits) -> str | None:
+    """What of ``mask``'s canonical text passes the limits, read until it does; None if nothing."""
+    characters = names = 0
+    for piece, is_name in _pieces(mask):
+        characters += len(piece)
+        names += is_name
+        if characters > limits.max_length:
+            return f"more than {limits.max_length} characters"
+        if names > limits.max_items:
+            return f"more than {limits.max_items} names"
+    return None
+
+
+def _crossing_item(selection: Selection) -> int:
+    """Where the item starts that makes the canonical text outgrow the expression.
+
+    The first exclusion through ``*`` (``-*/x``, which copies ``x`` into every entry) if there is
+    one; otherwise the exclusion nested deepest in groups, whose path the text repeats in full
+    for every name it excludes there (the first of them, left to right).
+    """
+    deepest = (-1, 0)  # (depth, pos) of the deepest exclusion so far
+    stack: list[tuple[Selection, int]] = [(selection, 0)]
+    copying: list[int] = []
     while stack:
-        for item in stack.pop():
-            if item.exclude and any(name.key is None for name in item.path[:-1]):
-                found.append(item.path[0].pos)
+        items, depth = stack.pop()
+        for item in items:
+            if item.exclude:
+                if any(name.key is None for name in item.path[:-1]):
+                    copying.append(item.path[0].pos)
+                if depth > deepest[0] or (depth == deepest[0] and item.path[0].pos < deepest[1]):
+                    deepest = (depth, item.path[0].pos)
             if item.group is not None:
-                stack.append(item.group)
-    return min(found, default=0)
+                stack.append((item.group, depth + len(item.path)))
+    return min(copying) if copying else max(deepest[1], 0)
 
 
 def _restore(mask: Mask, case_insensitive: bool, schema: Schema | None) -> Projection:
@@ -307,29 +341,59 @@ def _quote(name: str) -> str:
 
 
 def _selection_text(node: Node) -> str:
-    """The comma list that denotes ``node`` (DESIGN.md section 4, "Canonical text")."""
+    """The comma list that denotes ``node`` (the canonical text)."""
+    return "".join(piece for piece, _ in _pieces(node))
+
+
+def _pieces(node: Node) -> Iterator[tuple[str, bool]]:
+    """The canonical text of ``node`` in pieces, each saying whether it is a name.
+
+    Pieces, so that ``parse`` can measure a text against the limits and stop where it passes
+    them, without printing it.
+    """
     if node.default is DROP:
         if not node.entries:
-            return "-*"
-        return ",".join(_include_text(key, mask) for key, mask in node.entries.items())
+            yield "-", False
+            yield "*", True
+            return
+        for number, (key, mask) in enumerate(node.entries.items()):
+            if number:
+                yield ",", False
+            yield from _include_pieces(key, mask)
+        return
     if node.default is WHOLE:
         exclusions = _exclusion_paths(node)
         if exclusions is not None:
-            return ",".join("-" + "/".join(map(_quote, path)) for path in exclusions)
-        parts = ["*"]
+            for number, path in enumerate(exclusions):
+                yield ("-" if number == 0 else ",-"), False
+                for depth, key in enumerate(path):
+                    if depth:
+                        yield "/", False
+                    yield _quote(key), True
+            return
+        yield "*", True
     else:
         assert isinstance(node.default, Node)
-        parts = [f"*({_selection_text(node.default)})"]
+        yield "*", True
+        yield "(", False
+        yield from _pieces(node.default)
+        yield ")", False
     for key in sorted(node.entries):
         mask = node.entries[key]
-        parts.append("-" + _quote(key) if mask is DROP else _include_text(key, mask))
-    return ",".join(parts)
+        yield ",", False
+        if mask is DROP:
+            yield "-", False
+            yield _quote(key), True
+        else:
+            yield from _include_pieces(key, mask)
 
 
-def _include_text(key: str, mask: Mask) -> str:
+def _include_pieces(key: str, mask: Mask) -> Iterator[tuple[str, bool]]:
+    yield _quote(key), True
     if isinstance(mask, Node):
-        return f"{_quote(key)}({_selection_text(mask)})"
-    return _quote(key)
+        yield "(", False
+        yield from _pieces(mask)
+        yield ")", False
 
 
 def _exclusion_paths(node: Node) -> list[tuple[str, ...]] | None:

@@ -18,13 +18,15 @@ import projection
 from projection import ExpressionError, Projection, ProjectionLimitError, ProjectionSyntaxError
 from projection._compile import Compiled
 
+from .oracle import reference
+
 CASES = Path(__file__).resolve().parent / "cases"
 
 Applier = Callable[[Projection, Any], Any]
 
 # Every way of applying a projection; each must agree with the tables.
 APPLIERS: dict[str, Applier] = {
-    "reference": lambda parsed, document: parsed.apply(document),
+    "reference": reference,
     "bytes": lambda parsed, document: orjson.loads(parsed.project(orjson.dumps(document))),
     "generic": lambda parsed, document: orjson.loads(
         Compiled(parsed.mask, case_insensitive=parsed.case_insensitive, typed=False).project(

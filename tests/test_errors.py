@@ -169,17 +169,33 @@ def test_every_operation_works_at_the_deepest_nesting_allowed() -> None:
     assert excluded.project(orjson.dumps(document)) == orjson.dumps(excluded.apply(document))
 
 
-def test_an_expression_whose_canonical_form_outgrows_max_length_is_refused() -> None:
-    # "-*/x" copies the exclusion into every entry: 600 names become 600 "k(-x)".
+def test_an_expression_whose_canonical_form_outgrows_the_limits_is_refused() -> None:
+    # "-*/x" copies the exclusion into every entry: 600 names become 600 "k(-x)", 1200 names
+    # and 5289 characters.
     text = ",".join(f"k{number}" for number in range(600)) + ",-*/x"
-    with pytest.raises(ProjectionLimitError, match="5289 characters in canonical form") as caught:
+    with pytest.raises(ProjectionLimitError, match="more than 1024 names in canonical") as caught:
         projection.parse(text)
     assert caught.value.pos == text.index("*/x")
-    padded = text.replace(",", " ,  ")  # long enough for its canonical text, too many names
-    with pytest.raises(ProjectionLimitError, match="1200 names in canonical form"):
-        projection.parse(padded, max_length=6000)
-    parsed = projection.parse(text, max_length=6000, max_items=1200)
-    assert projection.parse(str(parsed), max_length=6000, max_items=1200) == parsed
+    with pytest.raises(ProjectionLimitError, match="more than 5288 characters in canonical"):
+        projection.parse(text, max_length=5288, max_items=1200)
+    with pytest.raises(ProjectionLimitError, match="more than 1199 names in canonical"):
+        projection.parse(text, max_length=5289, max_items=1199)
+    # Exactly at both limits: accepted, and its text parses back under them.
+    parsed = projection.parse(text, max_length=5289, max_items=1200)
+    assert len(str(parsed)) == 5289
+    assert projection.parse(str(parsed), max_length=5289, max_items=1200) == parsed
+
+
+def test_exclusions_deep_in_groups_print_their_whole_path_and_count_against_the_limits() -> None:
+    # No "*" in any exclusion, yet every one prints as "-a1/a2/.../a8/cN": 9 names each.
+    prefix = "*," + "".join(f"a{level}(*," for level in range(1, 9))
+    text = prefix + ",".join(f"-c{number}" for number in range(120)) + ")" * 8
+    assert len(text) < 1024
+    with pytest.raises(ProjectionLimitError, match="more than 1024 names") as caught:
+        projection.parse(text)
+    assert caught.value.pos == text.index("-c0") + 1
+    parsed = projection.parse(text, max_items=9 * 120, max_length=4096 * 4)
+    assert str(parsed).count(",") == 119
 
 
 def test_many_wildcard_exclusions_cost_one_walk_not_one_each() -> None:

@@ -63,7 +63,7 @@ def test_tables_are_loaded_only_when_saved_from_this_grammar(
 
 def _outcome(text: str) -> object:
     try:
-        return parse_syntax(text, Limits()), _grammar.count_names(text)
+        return parse_syntax(text, Limits())
     except (ProjectionSyntaxError, ProjectionLimitError) as error:
         return type(error), str(error), error.pos
 
@@ -75,7 +75,7 @@ def _built() -> Lark:
 
 @given(text=st.one_of(expressions, texts))
 def test_the_parser_behaves_as_one_built_from_the_grammar(text: str) -> None:
-    """Syntax, positions, error messages (which replay the parser) and name counts all agree."""
+    """Syntax, positions and error messages (which replay the parser) all agree."""
     outcome = _outcome(text)  # through the parser in use: the saved tables, loaded
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_grammar, "_parser", _built)

@@ -6,6 +6,8 @@ import copy
 import sys
 from typing import Any
 
+import pytest
+
 import projection
 
 
@@ -32,3 +34,11 @@ def test_the_input_is_never_modified() -> None:
 def test_kept_values_are_shared_not_copied() -> None:
     inner = {"x": [1, 2]}
     assert projection.parse("a").apply({"a": inner, "b": 0})["a"] is inner
+
+
+@pytest.mark.parametrize("raw", ['{"a": 1}', b'{"a": 1}', bytearray(b"{}"), memoryview(b"{}")])
+def test_apply_refuses_raw_json_and_points_to_project(raw: object) -> None:
+    with pytest.raises(TypeError, match=r"project\(\)"):
+        projection.parse("-a").apply(raw)
+    # Inside a value, a string is a string like any other.
+    assert projection.parse("-a").apply({"b": "{}"}) == {"b": "{}"}
