@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import orjson
@@ -361,3 +362,23 @@ def test_pipes_are_widened_and_anything_else_is_left_alone(tmp_path: Path) -> No
         assert _pipe_size(reading) == _PIPE_BYTES
         _widen_pipe(file)  # not a pipe: nothing happens, nothing is raised
         _widen_pipe(io.BytesIO())  # no descriptor at all
+
+
+def test_text_is_a_type_error(tmp_path: Path) -> None:
+    parsed = projection.parse("a")
+    path = tmp_path / "lines.ndjson"
+    path.write_text('{"a": 1}\n')
+    # Told at once where the input is text as a whole.
+    with path.open() as text_file:
+        texts: list[Any] = ['{"a": 1}\n', io.StringIO('{"a": 1}\n'), text_file]
+        for text in texts:
+            with pytest.raises(TypeError, match=r"bytes.*not (str|StringIO|TextIOWrapper)"):
+                parsed.project_lines(text)
+    # Lines: at the first line of text, after what came before it.
+    mixed: list[Any] = [b'{"a": 1}\n', '{"a": 2}\n']
+    lines = parsed.project_lines(line for line in mixed)
+    assert next(lines) == b'{"a":1}\n'
+    with pytest.raises(TypeError, match=r"bytes.*not str"):
+        next(lines)
+    with pytest.raises(TypeError, match=r"bytes.*not str"):
+        list(parsed.project_lines(mixed[1:]))
