@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple, cast
 
+import msgspec
+
 from ._compile import JSON_WHITE_SPACE, Compiled, collector_paused, is_json
 from ._errors import PayloadError
 from ._mask import Mask
@@ -38,8 +40,11 @@ _SUBMITTED_PER_WORKER: Final = 3
 # Blocks held in order per process: room for this process to work ahead of a slow worker.
 _HELD_PER_WORKER: Final = 4
 
+# Tells whether the first block reads as JSON: a value, whole or cut short (``_begins_a_value``).
+_VALUE: Final = msgspec.json.Decoder(msgspec.Raw)
+
 Layout = Literal["auto", "json", "ndjson"]
-"""How ``project_stream`` reads its input: one JSON document, NDJSON, or told by the first line."""
+"""How ``project_stream`` reads its input: one JSON document, NDJSON, or told by its start."""
 
 ErrorHandler = Callable[[PayloadError], None]
 """Receives each rejected line; with none, the first invalid line raises."""
@@ -214,6 +219,44 @@ def _looks_like_a_line(line: bytes) -> bool:
     return content[:1] + content[-1:] in (b"{}", b"[]")
 
 
+def _is_one_document(start: bytes, ended: bool) -> bool:
+    """Whether the input is one document, told by ``start``, its first block (all, if ``ended``).
+
+    For input whose first line is not NDJSON's (``_looks_like_a_line``): a document spread over
+    lines, or NDJSON whose first line is broken. A document reads as JSON, whole or up to where
+    the block cuts it short; NDJSON goes wrong where its second line starts, a value after a
+    value (where the input ends there, the whole of it is not one value).
+    """
+    if ended:
+        if is_json(start):
+            return True
+    else:
+        start = start[: start.rfind(b"\n") + 1]  # its whole lines
+        if _begins_a_value(start):
+            return True
+    # Both go wrong: an invalid document, or broken NDJSON. NDJSON's lines are whole values from
+    # their first byte on, where a pretty-printed document indents the values inside it.
+    lines = start.lstrip(JSON_WHITE_SPACE).split(b"\n")[1:]
+    return not any(line[:1] not in JSON_WHITE_SPACE and _looks_like_a_line(line) for line in lines)
+
+
+def _begins_a_value(data: bytes) -> bool:
+    """Whether ``data`` is one JSON value, whole or cut short at its end (ignoring UTF-8)."""
+    complaint = _complaint(data)
+    # Cut short, the data makes the decoder complain of its end, and a byte put there changes
+    # the complaint; a fault before the end stops the decoder before it reads that byte.
+    return complaint is None or _complaint(data + b"\x00") != complaint
+
+
+def _complaint(data: bytes) -> str | None:
+    """What the decoder says of ``data``: None if it is one JSON value."""
+    try:
+        _VALUE.decode(data)
+    except (msgspec.DecodeError, RecursionError) as error:
+        return str(error)
+    return None
+
+
 class _Read(NamedTuple):
     """A block of a stream: the first ``size`` bytes of ``buffer``, until the next is read."""
 
@@ -316,12 +359,16 @@ def project_stream(
 ) -> None:
     """Project ``source`` to ``sink``: one JSON document (any layout, read whole), or NDJSON.
 
-    With ``layout="auto"`` the first line that is not blank decides: NDJSON when it is a whole
-    JSON value, or looks like one on a line of its own (``{...}`` or ``[...]``, invalid or not);
-    otherwise one document. ``path``, the regular file ``source`` reads, lets workers read their
-    blocks themselves. ``progress`` is called with the number of input bytes done so far. With
-    ``on_error`` an invalid NDJSON line is handed to it and the run goes on; without, the first
-    invalid line raises after what came before it is written.
+    With ``layout="auto"`` the first line that is not blank decides when it is a whole JSON
+    value, or looks like one on a line of its own (``{...}`` or ``[...]``, invalid or not):
+    NDJSON. Otherwise the first block decides (``_is_one_document``): one document when it
+    reads as the start of one, or has no line of NDJSON, so that a broken first line does not
+    make NDJSON one document.
+
+    ``path``, the regular file ``source`` reads, lets workers read their blocks themselves.
+    ``progress`` is called with the number of input bytes done so far. With ``on_error`` an
+    invalid NDJSON line is handed to it and the run goes on; without, the first invalid line
+    raises after what came before it is written.
     """
     first = b""
     while not first.strip(JSON_WHITE_SPACE):
@@ -329,7 +376,11 @@ def project_stream(
         if not line:
             break
         first += line
-    if layout == "json" or (layout == "auto" and not _looks_like_a_line(first)):
+    if layout == "auto" and not _looks_like_a_line(first):
+        more = source.read(BLOCK_BYTES)
+        first += more
+        layout = "json" if _is_one_document(first, ended=len(more) < BLOCK_BYTES) else "ndjson"
+    if layout == "json":
         data = first + source.read()
         sink.write(compiled.project(data).rstrip(b"\r\n") + b"\n")
         if progress is not None:

@@ -23,7 +23,7 @@ try:
 except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
-from ._bulk import project_stream
+from ._bulk import BLOCK_BYTES, project_stream
 from ._errors import PayloadError, ProjectionError
 from ._mask import DROP, WHOLE, Mask, Node
 from ._tree import Projection, parse
@@ -154,7 +154,10 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "--format",
         choices=("auto", "json", "ndjson"),
         default="auto",
-        help="one JSON document (read whole) or NDJSON (streamed); auto: the first line tells",
+        help="one JSON document (read whole) or NDJSON (streamed); auto: NDJSON when the first "
+        "line is a whole JSON value or looks like one ({...}, [...]); else one document when the "
+        f"first {BLOCK_BYTES >> 20} MiB read as one, whole or cut short, or hold no NDJSON line "
+        "(a whole value from the line's first byte)",
     )
     _add_parse_options(apply)
     apply.set_defaults(run=_apply)

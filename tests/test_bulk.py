@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import multiprocessing
 import os
 import subprocess
@@ -382,3 +383,87 @@ def test_text_is_a_type_error(tmp_path: Path) -> None:
         next(lines)
     with pytest.raises(TypeError, match=r"bytes.*not str"):
         list(parsed.project_lines(mixed[1:]))
+
+
+def auto(data: bytes, *, path: Path | None = None) -> tuple[bytes, list[int]]:
+    """``project_stream`` of ``data`` in auto mode, invalid lines skipped: output, their numbers."""
+    rejected: list[PayloadError] = []
+    sink = io.BytesIO()
+    project_stream(
+        projection.parse("a").compiled(),
+        io.BytesIO(data),
+        sink,
+        path=None if path is None else str(path),
+        on_error=rejected.append,
+    )
+    return sink.getvalue(), [error.line for error in rejected if error.line is not None]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param(b'{\n  "a": 1,\n  "b": {"c": 2}\n}\n', (b'{"a":1}\n', []), id="pretty-object"),
+        pytest.param(
+            b'[\n  {"a": 1, "b": 2},\n  {"a": 3}\n]\n',
+            (b'[{"a":1},{"a":3}]\n', []),
+            id="pretty-array",
+        ),
+        pytest.param(b'{\r\n  "a": 1,\r\n  "b": 2\r\n}\r\n', (b'{"a":1}\n', []), id="pretty-crlf"),
+        pytest.param(b'[\n{"a": 1}\n]', (b'[{"a":1}]\n', []), id="array-of-one-line-objects"),
+        pytest.param(
+            b'[{"a": 1}, {"b": 2}]\n{"a": \n', (b'[{"a":1},{}]\n', [2]), id="one-line-array"
+        ),
+        pytest.param(
+            b'\n \n\t\r\n{"a": 1}\n{"a": 2}\n', (b'{"a":1}\n{"a":2}\n', []), id="blank-first"
+        ),
+        pytest.param(
+            b'{"a": 1\n{"a": 2}\n{"a": 3}\n', (b'{"a":2}\n{"a":3}\n', [1]), id="truncated-first"
+        ),
+        pytest.param(
+            b'{"a": 1\r\n{"a": 2}\r\n{"a": 3}\r\n',
+            (b'{"a":2}\n{"a":3}\n', [1]),
+            id="truncated-first-crlf",
+        ),
+        pytest.param(b'{"a":\n{"a": 2}\n', (b'{"a":2}\n', [1]), id="truncated-first-then-one"),
+        pytest.param(
+            b'not json\n{"a": 1,\n{"a": 3}\n', (b'{"a":3}\n', [1, 2]), id="two-broken-first"
+        ),
+    ],
+)
+def test_auto_mode_tells_one_document_from_ndjson_with_a_broken_first_line(
+    data: bytes, expected: tuple[bytes, list[int]]
+) -> None:
+    assert auto(data) == expected
+
+
+def test_auto_mode_reads_an_invalid_pretty_printed_document_as_one() -> None:
+    # Not as NDJSON, where line 1 would be blamed: the error says where the document goes wrong.
+    with pytest.raises(PayloadError) as raised:
+        auto(b'{\n  "a": [\n    1\n  ]\n  "b": 2\n}\n')
+    assert (raised.value.pos, raised.value.line) == (23, None)
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("indent", [0, 2])
+def test_auto_mode_reads_a_document_longer_than_a_block_as_one(indent: int) -> None:
+    tickets = [orjson.loads(line) for line in iter_sample_lines(10, seed=4)]
+    data = json.dumps(tickets, indent=indent).encode()
+    assert len(data) > 4 * _bulk.BLOCK_BYTES
+    output, rejected = auto(data)
+    assert orjson.loads(output) == projection.parse("a").apply(tickets)
+    assert rejected == []
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("from_file", [False, True], ids=["stream", "file"])
+def test_ndjson_with_a_truncated_first_line_keeps_every_valid_line(
+    tmp_path: Path, from_file: bool
+) -> None:
+    lines = [orjson.dumps({"a": number, "b": "x" * 100}) + b"\n" for number in range(300)]
+    data = lines[0][:50] + b"\n" + b"".join(lines[1:])
+    path = tmp_path / "lines.ndjson"
+    path.write_bytes(data)
+    assert len(data) > 4 * _bulk.BLOCK_BYTES
+    output, rejected = auto(data, path=path if from_file else None)
+    assert output == b"".join(orjson.dumps({"a": number}) + b"\n" for number in range(1, 300))
+    assert rejected == [1]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 import pytest
@@ -192,3 +195,44 @@ def test_rejected_lines_are_numbered_across_blocks_and_processes(tmp_path: Path)
     assert result.stderr.decode().splitlines() == [
         "projection: rejected 2 invalid lines: 1200, 2500"
     ]
+
+
+class Outcome(NamedTuple):
+    status: int | str | None
+    out: bytes
+    err: str
+
+
+@pytest.fixture
+def command(
+    monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> Callable[..., Outcome]:
+    """The command run in this process, faster than a subprocess: its status, stdout, stderr."""
+
+    def run_here(*arguments: str, stdin: bytes = b"") -> Outcome:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+        try:
+            status: int | str | None = main(list(arguments))
+        except SystemExit as stop:  # argparse: misuse, or --help
+            status = stop.code
+        captured = capsysbinary.readouterr()
+        return Outcome(status, captured.out, captured.err.decode())
+
+    return run_here
+
+
+@pytest.mark.parametrize("mode", ["skip", "report"])
+def test_a_truncated_first_line_does_not_make_ndjson_one_document(
+    command: Callable[..., Outcome], mode: str
+) -> None:
+    lines = b'{"a": 1, "b": \n{"a": 2}\n{"a": 3}\n'
+    result = command("apply", "a", "--on-error", mode, stdin=lines)
+    assert result.status == 1
+    assert result.out == b'{"a":2}\n{"a":3}\n'
+    *reported, summary = result.err.splitlines()
+    assert summary == "projection: rejected 1 invalid line: 1"
+    if mode == "report":
+        assert len(reported) == 1
+        assert reported[0].startswith("projection: line 1: invalid JSON at byte 14: ")
+    else:
+        assert reported == []
