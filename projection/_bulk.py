@@ -40,6 +40,11 @@ _SUBMITTED_PER_WORKER: Final = 3
 # Blocks held in order per process: room for this process to work ahead of a slow worker.
 _HELD_PER_WORKER: Final = 4
 
+# Some Windows tools start UTF-8 text with this mark; JSON has no use for it, and RFC 8259 lets
+# a reader skip it.
+_BYTE_ORDER_MARK: Final = b"\xef\xbb\xbf"
+# What every gzip stream starts with: such input gets a hint rather than an error at byte 0.
+_GZIP_MAGIC: Final = b"\x1f\x8b"
 # Tells whether the first block reads as JSON: a value, whole or cut short (``_begins_a_value``).
 _VALUE: Final = msgspec.json.Decoder(msgspec.Raw)
 
@@ -257,6 +262,28 @@ def _complaint(data: bytes) -> str | None:
     return None
 
 
+def _head(source: IO[bytes]) -> tuple[bytes, int]:
+    """The blank lines that start ``source`` and its first other line; bytes skipped before them.
+
+    A byte order mark is skipped; gzip-compressed input is refused with a hint.
+    """
+    head = source.readline()
+    if head.startswith(_GZIP_MAGIC):
+        raise PayloadError(
+            "input looks gzip-compressed; decompress it first "
+            "(gunzip -c FILE | projection apply ...)",
+            pos=0,
+        )
+    skipped = len(_BYTE_ORDER_MARK) if head.startswith(_BYTE_ORDER_MARK) else 0
+    head = head[skipped:]
+    while not head.strip(JSON_WHITE_SPACE):
+        line = source.readline()
+        if not line:
+            break
+        head += line
+    return head, skipped
+
+
 class _Read(NamedTuple):
     """A block of a stream: the first ``size`` bytes of ``buffer``, until the next is read."""
 
@@ -303,15 +330,14 @@ def _fit(buffer: bytearray, size: int) -> None:
         buffer.extend(bytes(size - len(buffer)))
 
 
-def _file_ranges(path: str) -> Iterator[_Range]:
-    """The file in ranges of whole lines, about ``BLOCK_BYTES`` each, found by seeking.
+def _file_ranges(path: str, start: int = 0) -> Iterator[_Range]:
+    """The file from ``start`` in ranges of whole lines, about ``BLOCK_BYTES`` each, by seeking.
 
     The last ones shrink, down to a sixteenth, so that at the end no process is left projecting
     a whole block while the others wait for it: a few milliseconds of two workers, measured.
     """
     with open(path, "rb") as file:
         size = os.fstat(file.fileno()).st_size
-        start = 0
         while start < size:
             step = min(BLOCK_BYTES, max(BLOCK_BYTES // 16, (size - start) // 8, 1))
             file.seek(min(start + step, size))
@@ -363,19 +389,17 @@ def project_stream(
     value, or looks like one on a line of its own (``{...}`` or ``[...]``, invalid or not):
     NDJSON. Otherwise the first block decides (``_is_one_document``): one document when it
     reads as the start of one, or has no line of NDJSON, so that a broken first line does not
-    make NDJSON one document.
+    make NDJSON one document. Input with no document at all (empty, or blank) gives no output,
+    whatever the layout. A UTF-8 byte order mark is skipped; gzip-compressed input is refused.
 
     ``path``, the regular file ``source`` reads, lets workers read their blocks themselves.
     ``progress`` is called with the number of input bytes done so far. With ``on_error`` an
     invalid NDJSON line is handed to it and the run goes on; without, the first invalid line
     raises after what came before it is written.
     """
-    first = b""
-    while not first.strip(JSON_WHITE_SPACE):
-        line = source.readline()
-        if not line:
-            break
-        first += line
+    first, skipped = _head(source)
+    if not first.strip(JSON_WHITE_SPACE):
+        return
     if layout == "auto" and not _looks_like_a_line(first):
         more = source.read(BLOCK_BYTES)
         first += more
@@ -389,7 +413,7 @@ def project_stream(
     keep_going = on_error is not None
     parts: Iterator[_Read | _Range]
     if path is not None and os.path.isfile(path):
-        parts = _file_ranges(path)  # each process reads its own ranges of the file
+        parts = _file_ranges(path, skipped)  # each process reads its own ranges of the file
         # No more processes than the file has blocks: the others would only start and stop.
         workers = max(1, min(workers, -(-os.path.getsize(path) // BLOCK_BYTES)))
     else:

@@ -467,3 +467,15 @@ def test_ndjson_with_a_truncated_first_line_keeps_every_valid_line(
     output, rejected = auto(data, path=path if from_file else None)
     assert output == b"".join(orjson.dumps({"a": number}) + b"\n" for number in range(1, 300))
     assert rejected == [1]
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_byte_order_mark_is_skipped_where_workers_read_the_file(
+    tickets: Path, tmp_path: Path, workers: int
+) -> None:
+    marked = tmp_path / "marked.ndjson"
+    marked.write_bytes(b"\xef\xbb\xbf" + tickets.read_bytes())
+    output, rejected = stream(marked, workers=workers)
+    assert output == expected_lines(tickets)
+    assert rejected == []

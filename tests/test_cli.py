@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import signal
 import subprocess
@@ -236,3 +237,42 @@ def test_a_truncated_first_line_does_not_make_ndjson_one_document(
         assert reported[0].startswith("projection: line 1: invalid JSON at byte 14: ")
     else:
         assert reported == []
+
+
+@pytest.mark.parametrize("layout", ["auto", "json", "ndjson"])
+@pytest.mark.parametrize("data", [b"", b" \n\t\n", b"\r\n", b"\xef\xbb\xbf"])
+def test_input_without_a_document_gives_nothing(
+    command: Callable[..., Outcome], data: bytes, layout: str
+) -> None:
+    assert command("apply", "a", "--format", layout, stdin=data) == (0, b"", "")
+
+
+@pytest.mark.parametrize("layout", ["auto", "json", "ndjson"])
+@pytest.mark.parametrize(
+    "data",
+    [b'{"a": 1, "b": 2}\n', b'{\n  "a": 1,\n  "b": 2\n}\n', b'\r\n{"a": 1, "b": 2}\r\n'],
+    ids=["line", "pretty", "crlf"],
+)
+@pytest.mark.parametrize("from_file", [False, True], ids=["stdin", "file"])
+def test_a_byte_order_mark_is_skipped(
+    command: Callable[..., Outcome],
+    tmp_path: Path,
+    data: bytes,
+    layout: str,
+    from_file: bool,
+) -> None:
+    if layout == "ndjson" and b"\n  " in data:
+        return  # a pretty-printed document is no NDJSON
+    path = tmp_path / "marked.json"
+    path.write_bytes(b"\xef\xbb\xbf" + data)
+    files = [str(path)] if from_file else []
+    result = command("apply", "a", *files, "--format", layout, stdin=path.read_bytes())
+    assert result == (0, b'{"a":1}\n', "")
+
+
+@pytest.mark.parametrize("layout", ["auto", "json", "ndjson"])
+def test_gzip_input_gets_a_hint(command: Callable[..., Outcome], layout: str) -> None:
+    result = command("apply", "a", "--format", layout, stdin=gzip.compress(b'{"a": 1}\n'))
+    assert result.status == 1
+    assert result.out == b""
+    assert result.err.startswith("projection: input looks gzip-compressed; decompress it first")
