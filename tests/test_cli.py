@@ -276,3 +276,95 @@ def test_gzip_input_gets_a_hint(command: Callable[..., Outcome], layout: str) ->
     assert result.status == 1
     assert result.out == b""
     assert result.err.startswith("projection: input looks gzip-compressed; decompress it first")
+
+
+DOCUMENT = {"a": 1, "h": 2, "i": 3, "id": 4, "w": 5, "warehouse": 6}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expression"),
+    [
+        (["-warehouse", "FILE"], "-warehouse"),
+        (["-id", "FILE"], "-id"),
+        (["-i", "FILE"], "-i"),
+        (["-w"], "-w"),  # from stdin
+        (["-i", "--", "FILE"], "-i"),
+        (["--", "-a", "FILE"], "-a"),
+        (["--", "-h", "FILE"], "-h"),
+        (["--workers", "2", "-a", "FILE"], "-a"),
+        (["--work", "2", "-a", "FILE"], "-a"),  # long options may be cut short
+        (["--on-error=skip", "--format", "json", "-i", "FILE"], "-i"),
+        (["-a", "FILE", "--workers", "2"], "-a"),
+        (["-a", "-w", "2", "FILE", "--on-error", "report"], "-a"),
+        (["-a", "FILE", "-w2"], "-a"),
+        (["-w", "FILE", "-w", "2"], "-w"),
+        (["-A", "FILE", "-i"], "-a"),  # after EXPR, -i is the option
+    ],
+)
+def test_an_expression_may_start_with_a_dash(
+    command: Callable[..., Outcome], tmp_path: Path, arguments: list[str], expression: str
+) -> None:
+    path = tmp_path / "document.json"
+    path.write_bytes(orjson.dumps(DOCUMENT))
+    words = [str(path) if word == "FILE" else word for word in arguments]
+    result = command("apply", *words, stdin=path.read_bytes())
+    assert (result.status, result.err) == (0, "")
+    assert orjson.loads(result.out) == projection.parse(expression).apply(DOCUMENT)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "report"),
+    [
+        (["-x"], {"canonical": "-x", "case_insensitive": False}),
+        (["-i"], {"canonical": "-i", "case_insensitive": False}),
+        (["--case-insensitive", "-i"], {"canonical": "-i", "case_insensitive": True}),
+        (["-X", "-i"], {"canonical": "-x", "case_insensitive": True}),
+    ],
+)
+def test_check_takes_a_word_with_a_dash_as_the_expression(
+    command: Callable[..., Outcome], arguments: list[str], report: dict[str, object]
+) -> None:
+    result = command("check", "--json", *arguments)
+    assert (result.status, result.err) == (0, "")
+    assert orjson.loads(result.out).items() >= report.items()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "misread"),
+    [
+        # EXPR -w, FILE 2, then a -w without its number.
+        (["apply", "-w", "2", "-w"], "-w"),
+        # EXPR -i, FILE a, and one word too many.
+        (["apply", "-i", "a", "FILE"], "-i"),
+        (["check", "-i", "a"], "-i"),
+        # EXPR -i, FILE missing: the file cannot be read.
+        (["apply", "-i", "missing.json"], "-i"),
+    ],
+)
+def test_a_short_option_where_expr_stands_is_the_expression_and_misuse_says_so(
+    command: Callable[..., Outcome], tmp_path: Path, arguments: list[str], misread: str
+) -> None:
+    path = tmp_path / "document.json"
+    path.write_bytes(b"{}")
+    result = command(*[str(path) if word == "FILE" else word for word in arguments])
+    assert result.status == 2
+    assert result.out == b""
+    assert result.err.splitlines()[-1] == (
+        f"projection: note: {misread} stands where EXPR does, so it is the expression; "
+        "write the option after EXPR, or spelt with '--' before it"
+    )
+
+
+@pytest.mark.parametrize("arguments", [["apply", "-h"], ["check", "--help"], ["apply", "-a", "-h"]])
+def test_help_states_where_expr_stands(
+    command: Callable[..., Outcome], arguments: list[str]
+) -> None:
+    result = command(*arguments)
+    assert result.status == 0
+    assert "EXPR may start with '-'" in result.out.decode()
+
+
+def test_sample_options_are_not_taken_for_an_expression(command: Callable[..., Outcome]) -> None:
+    result = command("sample", "-n", "2", "--seed", "1")
+    assert result.status == 0
+    assert len(result.out.splitlines()) == 2
