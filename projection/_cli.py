@@ -24,7 +24,7 @@ except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
 from ._bulk import BLOCK_BYTES, project_stream
-from ._errors import PayloadError, ProjectionError
+from ._errors import ExpressionError, PayloadError, ProjectionError
 from ._mask import DROP, WHOLE, Mask, Node
 from ._tree import Projection, parse
 
@@ -292,11 +292,28 @@ def _parse(arguments: argparse.Namespace) -> Projection:
         print("projection: --strict needs --schema", file=sys.stderr)
         raise SystemExit(2)
     return parse(
-        arguments.expression,
+        _utf8(arguments.expression),
         case_insensitive=arguments.case_insensitive,
         schema=schema,
         strict=arguments.strict,
     )
+
+
+def _utf8(expression: str) -> str:
+    """``expression`` if the command line gave it in UTF-8, or an error that says where not.
+
+    Python hands bytes that are not UTF-8 over as lone surrogates (PEP 383), which no output
+    can encode.
+    """
+    try:
+        expression.encode()
+    except UnicodeEncodeError as error:
+        # Shown with each surrogate as U+FFFD, one character, so the caret stays under it.
+        shown = "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in expression)
+        raise ExpressionError(
+            f"the expression is not valid UTF-8 at column {error.start + 1}", shown, error.start
+        ) from None
+    return expression
 
 
 # -- check ------------------------------------------------------------------------------------

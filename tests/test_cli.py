@@ -368,3 +368,29 @@ def test_sample_options_are_not_taken_for_an_expression(command: Callable[..., O
     result = command("sample", "-n", "2", "--seed", "1")
     assert result.status == 0
     assert len(result.out.splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        [b"check", b"\xff"],
+        [b"check", b"--json", b"ab\xff"],
+        [b"apply", b"\xff", b"-"],
+    ],
+)
+def test_an_expression_that_is_not_utf8_is_rejected_where_it_is_not(
+    arguments: list[bytes],
+) -> None:
+    result = subprocess.run(
+        [sys.executable.encode(), b"-m", b"projection", *arguments],
+        input=b"{}",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == b""
+    column = arguments[-1].index(b"\xff") + 1 if arguments[0] == b"check" else 1
+    assert result.stderr.decode().splitlines()[0] == (
+        f"projection: the expression is not valid UTF-8 at column {column}"
+    )
