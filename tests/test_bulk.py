@@ -29,7 +29,7 @@ from projection import PayloadError, _bulk
 from projection._bulk import _Range, project_stream
 from projection._compile import Compiled
 from projection.kibo import iter_sample_lines
-from tests.strategies import expressions, objects
+from tests.strategies import expressions, keys, objects
 
 EXPRESSION = "customerAccount(id,contacts(email)),-customerAccount/contacts/email,accessToken"
 
@@ -479,3 +479,106 @@ def test_a_byte_order_mark_is_skipped_where_workers_read_the_file(
     output, rejected = stream(marked, workers=workers)
     assert output == expected_lines(tickets)
     assert rejected == []
+
+
+# A string value standing for invalid UTF-8 in the lines the oracle reads: longer than any text
+# the strategies make, so it stands for nothing else.
+_MARK = "<<invalid UTF-8 goes here>>"
+
+_valid = objects.map(orjson.dumps)
+_line_kinds = st.one_of(
+    _valid.map(lambda line: (line, line)),
+    _valid.map(lambda line: (line + b"\r", line + b"\r")),  # CRLF line ends
+    _valid.flatmap(lambda line: st.integers(1, len(line) - 1).map(lambda cut: line[:cut])).map(
+        lambda line: (line, line)
+    ),
+    st.sampled_from(
+        [b"not json", b'{"a":}', b"}{", b"[1,]", b'{"a" 1}', b'{"a": 1}}', b"tru", b'"abc']
+    ).map(lambda line: (line, line)),
+    st.tuples(
+        objects, keys, st.sampled_from([b"\xff", b"a\xc3", b"\xed\xa0\x80", b"\xc0\xaf"])
+    ).map(
+        lambda drawn: (
+            orjson.dumps({**drawn[0], drawn[1]: _MARK}).replace(_MARK.encode(), drawn[2]),
+            orjson.dumps({**drawn[0], drawn[1]: _MARK}),
+        )
+    ),
+    st.sampled_from([b"", b" \t", b"\r"]).map(lambda line: (line, line)),
+)
+
+
+def _oracle(
+    parsed: projection.Projection, lines: list[tuple[bytes, bytes]]
+) -> tuple[list[tuple[int, Any]], list[int]]:
+    """Each valid line's number and projected value, and the numbers of the invalid lines.
+
+    Told by the reference semantics on ``json.loads``, line by line. A line with invalid UTF-8
+    is read with a stand-in string there: invalid when the projection keeps it, since what comes
+    out is always valid UTF-8, and valid when it is skipped (SEMANTICS rule 11).
+    """
+    values: list[tuple[int, Any]] = []
+    invalid: list[int] = []
+    for number, (_, readable) in enumerate(lines, start=1):
+        if not readable.strip(b" \t\r"):
+            continue
+        try:
+            value = parsed.apply(json.loads(readable.decode()))
+        except ValueError:
+            invalid.append(number)
+            continue
+        if _MARK in json.dumps(value):
+            invalid.append(number)
+        else:
+            values.append((number, value))
+    return values, invalid
+
+
+@given(
+    lines=st.lists(_line_kinds, min_size=1, max_size=30),
+    text=expressions,
+    block=st.integers(16, 512),
+    workers=st.sampled_from([1, 2]),
+    from_file=st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+def test_no_line_is_dropped_silently(
+    lines: list[tuple[bytes, bytes]], text: str, block: int, workers: int, from_file: bool
+) -> None:
+    """Every valid line comes out, projected, in order; every invalid one is told, by number."""
+    parsed = projection.parse(text)
+    values, invalid = _oracle(parsed, lines)
+    data = b"\n".join(line for line, _ in lines) + b"\n"
+    rejected: list[PayloadError] = []
+    sink = io.BytesIO()
+    # Blocks of a few lines at most: lines meet block edges everywhere, and outgrow the buffer.
+    with mock.patch.object(_bulk, "BLOCK_BYTES", block), tempfile.NamedTemporaryFile() as file:
+        file.write(data)
+        file.flush()
+        file.seek(0)
+        project_stream(
+            parsed.compiled(),
+            file,
+            sink,
+            path=file.name if from_file else None,
+            workers=workers,
+            on_error=rejected.append,
+            layout="ndjson",
+        )
+        assert [json.loads(line) for line in sink.getvalue().splitlines()] == [
+            value for _, value in values
+        ]
+        assert [error.line for error in rejected] == invalid
+        # project_lines stops at the first invalid line, after every valid line before it; on
+        # bytes of a block or more it goes in blocks, on a list line by line.
+        first_invalid = invalid[0] if invalid else None
+        for source in (data, [line for line, _ in lines]):
+            output: list[bytes] = []
+            stopped_at = None
+            try:
+                output.extend(parsed.project_lines(source))
+            except PayloadError as error:
+                stopped_at = error.line
+            assert stopped_at == first_invalid
+            assert [json.loads(line) for line in output] == [
+                value for number, value in values if first_invalid is None or number < first_invalid
+            ]
