@@ -23,8 +23,8 @@ try:
 except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
-from ._bulk import project_stream
-from ._errors import PayloadError, ProjectionError
+from ._bulk import BLOCK_BYTES, project_stream
+from ._errors import ExpressionError, PayloadError, ProjectionError
 from ._mask import DROP, WHOLE, Mask, Node
 from ._tree import Projection, parse
 
@@ -53,7 +53,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser, commands = _parser()
     words = sys.argv[1:] if argv is None else list(argv)
-    arguments = parser.parse_args(_expressions_as_operands(commands, words))
+    hint = None
+    command = commands.get(words[0]) if words else None
+    if command is not None and command.takes_operands:
+        options, operands = _options_and_operands(command, words[1:])
+        # Behind "--", argparse takes an EXPR such as -i as itself, not as the option.
+        words = [words[0], *options, *(["--", *operands] if operands else [])]
+        if operands and operands[0] in command.takes_value:
+            hint = (
+                f"{operands[0]} stands where EXPR does, so it is the expression; "
+                "write the option after EXPR, or spelt with '--' before it"
+            )
+    try:
+        arguments = parser.parse_args(words)
+    except SystemExit as stop:
+        if stop.code and hint:
+            print(f"projection: note: {hint}", file=sys.stderr)
+        raise
     try:
         status: int = arguments.run(arguments)
     except ProjectionError as error:
@@ -68,40 +84,82 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as error:  # a FILE that cannot be read
         print(f"projection: {error.strerror}: {error.filename}", file=sys.stderr)
+        if hint:
+            print(f"projection: note: {hint}", file=sys.stderr)
         return 2
     return status
 
 
-def _expressions_as_operands(
-    commands: dict[str, argparse.ArgumentParser], argv: list[str]
-) -> list[str]:
-    """``argv`` with an expression such as ``-jwtAccessToken`` moved behind ``--``.
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that knows whether it takes operands, and which options take a value.
 
-    argparse would read a leading ``-`` as an option. Any word after the command that is not one
-    of that command's options is an operand, so ``projection apply -accessToken FILE`` works.
+    ``_options_and_operands`` needs to know, to tell an option's value from an operand; the
+    subcommands' parsers are of this class too, as argparse makes them of their parent's.
     """
-    if not argv or argv[0] not in commands:
-        return argv
-    command = commands[argv[0]]
-    flags = {flag for action in command._actions for flag in action.option_strings}
-    takes_value = {
-        flag for action in command._actions if action.nargs != 0 for flag in action.option_strings
-    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Before argparse's own set-up, which adds -h/--help through ``add_argument``.
+        self.takes_value: dict[str, bool] = {}
+        self.takes_operands = False
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        for spelling in action.option_strings:
+            self.takes_value[spelling] = action.nargs != 0
+        if not action.option_strings:
+            self.takes_operands = True
+        return action
+
+    def value_follows(self, option: str) -> bool:
+        """Whether ``option`` takes the next word as its value.
+
+        Not when the value is attached (``--workers=2``, ``-w2``). A long option may be cut
+        short, as argparse allows (``--work 2``); one that is unknown or ambiguous takes none,
+        and argparse rejects it.
+        """
+        if option in self.takes_value:
+            return self.takes_value[option]
+        if not option.startswith("--") or "=" in option:
+            return False
+        spelt = [value for name, value in self.takes_value.items() if name.startswith(option)]
+        return spelt == [True]
+
+
+# The rule ``_options_and_operands`` follows, as ``--help`` of check and apply states it.
+_OPERAND_RULE: Final = (
+    "EXPR may start with '-' (an exclusion): the first word that is neither an option spelt "
+    "with '--' (--workers 4, --on-error=skip) nor its value is EXPR, even -i or -w, which "
+    "there exclude the fields i and w. After EXPR, short options work too (-w 4, -i). '--' "
+    "ends the options (%(prog)s -- -h); -h is always help."
+)
+
+
+def _options_and_operands(command: _Parser, words: list[str]) -> tuple[list[str], list[str]]:
+    """The words after the command, split: options with their values, then the operands.
+
+    Before EXPR, the first operand, only a word starting with ``--`` is an option, since any
+    ``-word`` is also an expression (an exclusion): the place of a word decides what it is
+    (``_OPERAND_RULE``). After it, any ``-word`` is an option. Everything after ``--`` is an
+    operand.
+    """
     options: list[str] = []
     operands: list[str] = []
-    words = iter(argv[1:])
-    for word in words:
+    rest = iter(words)
+    for word in rest:
         if word == "--":
-            operands.extend(words)
-        elif word in takes_value:
-            options += [word, next(words, "")]
-        elif word[:2] in takes_value and not word.startswith("--"):
-            options.append(word)  # a short option with its value attached: -w2
-        elif word in flags or word.startswith("--"):
+            operands.extend(rest)
+            continue
+        # Before EXPR, a -word is the expression; "-" alone is an operand, as argparse has it.
+        option = word.startswith("-") and word != "-" if operands else word.startswith("--")
+        if option or word == "-h":
             options.append(word)
+            value = next(rest, None) if command.value_follows(word) else None
+            if value is not None:
+                options.append(value)
         else:
             operands.append(word)
-    return [argv[0], *options, "--", *operands] if operands else [argv[0], *options]
+    return options, operands
 
 
 def _at_least(least: int) -> Callable[[str], int]:
@@ -117,21 +175,25 @@ def _at_least(least: int) -> Callable[[str], int]:
     return number
 
 
-def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    parser = argparse.ArgumentParser(
+def _parser() -> tuple[_Parser, dict[str, _Parser]]:
+    parser = _Parser(
         prog="projection",
         description="Parse Kibo responseFields expressions and project JSON payloads with them.",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="validate an expression, print its canonical form")
+    check = commands.add_parser(
+        "check", help="validate an expression, print its canonical form", epilog=_OPERAND_RULE
+    )
     check.add_argument("expression", metavar="EXPR")
     check.add_argument("--json", action="store_true", help="print one JSON object for machines")
     _add_parse_options(check)
     check.set_defaults(run=_check)
 
     apply = commands.add_parser(
-        "apply", help="project a JSON document, a JSON array or NDJSON to stdout"
+        "apply",
+        help="project a JSON document, a JSON array or NDJSON to stdout",
+        epilog=_OPERAND_RULE,
     )
     apply.add_argument("expression", metavar="EXPR")
     apply.add_argument("file", metavar="FILE", nargs="?", help="input file (default: stdin)")
@@ -154,7 +216,10 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "--format",
         choices=("auto", "json", "ndjson"),
         default="auto",
-        help="one JSON document (read whole) or NDJSON (streamed); auto: the first line tells",
+        help="one JSON document (read whole) or NDJSON (streamed); auto: NDJSON when the first "
+        "line is a whole JSON value or looks like one ({...}, [...]); else one document when the "
+        f"first {BLOCK_BYTES >> 20} MiB read as one, whole or cut short, or hold no NDJSON line "
+        "(a whole value from the line's first byte)",
     )
     _add_parse_options(apply)
     apply.set_defaults(run=_apply)
@@ -203,7 +268,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     }
 
 
-def _add_parse_options(command: argparse.ArgumentParser) -> None:
+def _add_parse_options(command: _Parser) -> None:
     command.add_argument(
         "-i", "--case-insensitive", action="store_true", help="match names ignoring case"
     )
@@ -227,11 +292,28 @@ def _parse(arguments: argparse.Namespace) -> Projection:
         print("projection: --strict needs --schema", file=sys.stderr)
         raise SystemExit(2)
     return parse(
-        arguments.expression,
+        _utf8(arguments.expression),
         case_insensitive=arguments.case_insensitive,
         schema=schema,
         strict=arguments.strict,
     )
+
+
+def _utf8(expression: str) -> str:
+    """``expression`` if the command line gave it in UTF-8, or an error that says where not.
+
+    Python hands bytes that are not UTF-8 over as lone surrogates (PEP 383), which no output
+    can encode.
+    """
+    try:
+        expression.encode()
+    except UnicodeEncodeError as error:
+        # Shown with each surrogate as U+FFFD, one character, so the caret stays under it.
+        shown = "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in expression)
+        raise ExpressionError(
+            f"the expression is not valid UTF-8 at column {error.start + 1}", shown, error.start
+        ) from None
+    return expression
 
 
 # -- check ------------------------------------------------------------------------------------

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import orjson
@@ -27,7 +29,7 @@ from projection import PayloadError, _bulk
 from projection._bulk import _Range, project_stream
 from projection._compile import Compiled
 from projection.kibo import iter_sample_lines
-from tests.strategies import expressions, objects
+from tests.strategies import expressions, keys, objects
 
 EXPRESSION = "customerAccount(id,contacts(email)),-customerAccount/contacts/email,accessToken"
 
@@ -361,3 +363,222 @@ def test_pipes_are_widened_and_anything_else_is_left_alone(tmp_path: Path) -> No
         assert _pipe_size(reading) == _PIPE_BYTES
         _widen_pipe(file)  # not a pipe: nothing happens, nothing is raised
         _widen_pipe(io.BytesIO())  # no descriptor at all
+
+
+def test_text_is_a_type_error(tmp_path: Path) -> None:
+    parsed = projection.parse("a")
+    path = tmp_path / "lines.ndjson"
+    path.write_text('{"a": 1}\n')
+    # Told at once where the input is text as a whole.
+    with path.open() as text_file:
+        texts: list[Any] = ['{"a": 1}\n', io.StringIO('{"a": 1}\n'), text_file]
+        for text in texts:
+            with pytest.raises(TypeError, match=r"bytes.*not (str|StringIO|TextIOWrapper)"):
+                parsed.project_lines(text)
+    # Lines: at the first line of text, after what came before it.
+    mixed: list[Any] = [b'{"a": 1}\n', '{"a": 2}\n']
+    lines = parsed.project_lines(line for line in mixed)
+    assert next(lines) == b'{"a":1}\n'
+    with pytest.raises(TypeError, match=r"bytes.*not str"):
+        next(lines)
+    with pytest.raises(TypeError, match=r"bytes.*not str"):
+        list(parsed.project_lines(mixed[1:]))
+
+
+def auto(data: bytes, *, path: Path | None = None) -> tuple[bytes, list[int]]:
+    """``project_stream`` of ``data`` in auto mode, invalid lines skipped: output, their numbers."""
+    rejected: list[PayloadError] = []
+    sink = io.BytesIO()
+    project_stream(
+        projection.parse("a").compiled(),
+        io.BytesIO(data),
+        sink,
+        path=None if path is None else str(path),
+        on_error=rejected.append,
+    )
+    return sink.getvalue(), [error.line for error in rejected if error.line is not None]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param(b'{\n  "a": 1,\n  "b": {"c": 2}\n}\n', (b'{"a":1}\n', []), id="pretty-object"),
+        pytest.param(
+            b'[\n  {"a": 1, "b": 2},\n  {"a": 3}\n]\n',
+            (b'[{"a":1},{"a":3}]\n', []),
+            id="pretty-array",
+        ),
+        pytest.param(b'{\r\n  "a": 1,\r\n  "b": 2\r\n}\r\n', (b'{"a":1}\n', []), id="pretty-crlf"),
+        pytest.param(b'[\n{"a": 1}\n]', (b'[{"a":1}]\n', []), id="array-of-one-line-objects"),
+        pytest.param(
+            b'[{"a": 1}, {"b": 2}]\n{"a": \n', (b'[{"a":1},{}]\n', [2]), id="one-line-array"
+        ),
+        pytest.param(
+            b'\n \n\t\r\n{"a": 1}\n{"a": 2}\n', (b'{"a":1}\n{"a":2}\n', []), id="blank-first"
+        ),
+        pytest.param(
+            b'{"a": 1\n{"a": 2}\n{"a": 3}\n', (b'{"a":2}\n{"a":3}\n', [1]), id="truncated-first"
+        ),
+        pytest.param(
+            b'{"a": 1\r\n{"a": 2}\r\n{"a": 3}\r\n',
+            (b'{"a":2}\n{"a":3}\n', [1]),
+            id="truncated-first-crlf",
+        ),
+        pytest.param(b'{"a":\n{"a": 2}\n', (b'{"a":2}\n', [1]), id="truncated-first-then-one"),
+        pytest.param(
+            b'not json\n{"a": 1,\n{"a": 3}\n', (b'{"a":3}\n', [1, 2]), id="two-broken-first"
+        ),
+    ],
+)
+def test_auto_mode_tells_one_document_from_ndjson_with_a_broken_first_line(
+    data: bytes, expected: tuple[bytes, list[int]]
+) -> None:
+    assert auto(data) == expected
+
+
+def test_auto_mode_reads_an_invalid_pretty_printed_document_as_one() -> None:
+    # Not as NDJSON, where line 1 would be blamed: the error says where the document goes wrong.
+    with pytest.raises(PayloadError) as raised:
+        auto(b'{\n  "a": [\n    1\n  ]\n  "b": 2\n}\n')
+    assert (raised.value.pos, raised.value.line) == (23, None)
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("indent", [0, 2])
+def test_auto_mode_reads_a_document_longer_than_a_block_as_one(indent: int) -> None:
+    tickets = [orjson.loads(line) for line in iter_sample_lines(10, seed=4)]
+    data = json.dumps(tickets, indent=indent).encode()
+    assert len(data) > 4 * _bulk.BLOCK_BYTES
+    output, rejected = auto(data)
+    assert orjson.loads(output) == projection.parse("a").apply(tickets)
+    assert rejected == []
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("from_file", [False, True], ids=["stream", "file"])
+def test_ndjson_with_a_truncated_first_line_keeps_every_valid_line(
+    tmp_path: Path, from_file: bool
+) -> None:
+    lines = [orjson.dumps({"a": number, "b": "x" * 100}) + b"\n" for number in range(300)]
+    data = lines[0][:50] + b"\n" + b"".join(lines[1:])
+    path = tmp_path / "lines.ndjson"
+    path.write_bytes(data)
+    assert len(data) > 4 * _bulk.BLOCK_BYTES
+    output, rejected = auto(data, path=path if from_file else None)
+    assert output == b"".join(orjson.dumps({"a": number}) + b"\n" for number in range(1, 300))
+    assert rejected == [1]
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_byte_order_mark_is_skipped_where_workers_read_the_file(
+    tickets: Path, tmp_path: Path, workers: int
+) -> None:
+    marked = tmp_path / "marked.ndjson"
+    marked.write_bytes(b"\xef\xbb\xbf" + tickets.read_bytes())
+    output, rejected = stream(marked, workers=workers)
+    assert output == expected_lines(tickets)
+    assert rejected == []
+
+
+# A string value standing for invalid UTF-8 in the lines the oracle reads: longer than any text
+# the strategies make, so it stands for nothing else.
+_MARK = "<<invalid UTF-8 goes here>>"
+
+_valid = objects.map(orjson.dumps)
+_line_kinds = st.one_of(
+    _valid.map(lambda line: (line, line)),
+    _valid.map(lambda line: (line + b"\r", line + b"\r")),  # CRLF line ends
+    _valid.flatmap(lambda line: st.integers(1, len(line) - 1).map(lambda cut: line[:cut])).map(
+        lambda line: (line, line)
+    ),
+    st.sampled_from(
+        [b"not json", b'{"a":}', b"}{", b"[1,]", b'{"a" 1}', b'{"a": 1}}', b"tru", b'"abc']
+    ).map(lambda line: (line, line)),
+    st.tuples(
+        objects, keys, st.sampled_from([b"\xff", b"a\xc3", b"\xed\xa0\x80", b"\xc0\xaf"])
+    ).map(
+        lambda drawn: (
+            orjson.dumps({**drawn[0], drawn[1]: _MARK}).replace(_MARK.encode(), drawn[2]),
+            orjson.dumps({**drawn[0], drawn[1]: _MARK}),
+        )
+    ),
+    st.sampled_from([b"", b" \t", b"\r"]).map(lambda line: (line, line)),
+)
+
+
+def _oracle(
+    parsed: projection.Projection, lines: list[tuple[bytes, bytes]]
+) -> tuple[list[tuple[int, Any]], list[int]]:
+    """Each valid line's number and projected value, and the numbers of the invalid lines.
+
+    Told by the reference semantics on ``json.loads``, line by line. A line with invalid UTF-8
+    is read with a stand-in string there: invalid when the projection keeps it, since what comes
+    out is always valid UTF-8, and valid when it is skipped (SEMANTICS rule 11).
+    """
+    values: list[tuple[int, Any]] = []
+    invalid: list[int] = []
+    for number, (_, readable) in enumerate(lines, start=1):
+        if not readable.strip(b" \t\r"):
+            continue
+        try:
+            value = parsed.apply(json.loads(readable.decode()))
+        except ValueError:
+            invalid.append(number)
+            continue
+        if _MARK in json.dumps(value):
+            invalid.append(number)
+        else:
+            values.append((number, value))
+    return values, invalid
+
+
+@given(
+    lines=st.lists(_line_kinds, min_size=1, max_size=30),
+    text=expressions,
+    block=st.integers(16, 512),
+    workers=st.sampled_from([1, 2]),
+    from_file=st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+def test_no_line_is_dropped_silently(
+    lines: list[tuple[bytes, bytes]], text: str, block: int, workers: int, from_file: bool
+) -> None:
+    """Every valid line comes out, projected, in order; every invalid one is told, by number."""
+    parsed = projection.parse(text)
+    values, invalid = _oracle(parsed, lines)
+    data = b"\n".join(line for line, _ in lines) + b"\n"
+    rejected: list[PayloadError] = []
+    sink = io.BytesIO()
+    # Blocks of a few lines at most: lines meet block edges everywhere, and outgrow the buffer.
+    with mock.patch.object(_bulk, "BLOCK_BYTES", block), tempfile.NamedTemporaryFile() as file:
+        file.write(data)
+        file.flush()
+        file.seek(0)
+        project_stream(
+            parsed.compiled(),
+            file,
+            sink,
+            path=file.name if from_file else None,
+            workers=workers,
+            on_error=rejected.append,
+            layout="ndjson",
+        )
+        assert [json.loads(line) for line in sink.getvalue().splitlines()] == [
+            value for _, value in values
+        ]
+        assert [error.line for error in rejected] == invalid
+        # project_lines stops at the first invalid line, after every valid line before it; on
+        # bytes of a block or more it goes in blocks, on a list line by line.
+        first_invalid = invalid[0] if invalid else None
+        for source in (data, [line for line, _ in lines]):
+            output: list[bytes] = []
+            stopped_at = None
+            try:
+                output.extend(parsed.project_lines(source))
+            except PayloadError as error:
+                stopped_at = error.line
+            assert stopped_at == first_invalid
+            assert [json.loads(line) for line in output] == [
+                value for number, value in values if first_invalid is None or number < first_invalid
+            ]

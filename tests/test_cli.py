@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 import pytest
@@ -192,3 +196,201 @@ def test_rejected_lines_are_numbered_across_blocks_and_processes(tmp_path: Path)
     assert result.stderr.decode().splitlines() == [
         "projection: rejected 2 invalid lines: 1200, 2500"
     ]
+
+
+class Outcome(NamedTuple):
+    status: int | str | None
+    out: bytes
+    err: str
+
+
+@pytest.fixture
+def command(
+    monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> Callable[..., Outcome]:
+    """The command run in this process, faster than a subprocess: its status, stdout, stderr."""
+
+    def run_here(*arguments: str, stdin: bytes = b"") -> Outcome:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+        try:
+            status: int | str | None = main(list(arguments))
+        except SystemExit as stop:  # argparse: misuse, or --help
+            status = stop.code
+        captured = capsysbinary.readouterr()
+        return Outcome(status, captured.out, captured.err.decode())
+
+    return run_here
+
+
+@pytest.mark.parametrize("mode", ["skip", "report"])
+def test_a_truncated_first_line_does_not_make_ndjson_one_document(
+    command: Callable[..., Outcome], mode: str
+) -> None:
+    lines = b'{"a": 1, "b": \n{"a": 2}\n{"a": 3}\n'
+    result = command("apply", "a", "--on-error", mode, stdin=lines)
+    assert result.status == 1
+    assert result.out == b'{"a":2}\n{"a":3}\n'
+    *reported, summary = result.err.splitlines()
+    assert summary == "projection: rejected 1 invalid line: 1"
+    if mode == "report":
+        assert len(reported) == 1
+        assert reported[0].startswith("projection: line 1: invalid JSON at byte 14: ")
+    else:
+        assert reported == []
+
+
+@pytest.mark.parametrize("layout", ["auto", "json", "ndjson"])
+@pytest.mark.parametrize("data", [b"", b" \n\t\n", b"\r\n", b"\xef\xbb\xbf"])
+def test_input_without_a_document_gives_nothing(
+    command: Callable[..., Outcome], data: bytes, layout: str
+) -> None:
+    assert command("apply", "a", "--format", layout, stdin=data) == (0, b"", "")
+
+
+@pytest.mark.parametrize("layout", ["auto", "json", "ndjson"])
+@pytest.mark.parametrize(
+    "data",
+    [b'{"a": 1, "b": 2}\n', b'{\n  "a": 1,\n  "b": 2\n}\n', b'\r\n{"a": 1, "b": 2}\r\n'],
+    ids=["line", "pretty", "crlf"],
+)
+@pytest.mark.parametrize("from_file", [False, True], ids=["stdin", "file"])
+def test_a_byte_order_mark_is_skipped(
+    command: Callable[..., Outcome],
+    tmp_path: Path,
+    data: bytes,
+    layout: str,
+    from_file: bool,
+) -> None:
+    if layout == "ndjson" and b"\n  " in data:
+        return  # a pretty-printed document is no NDJSON
+    path = tmp_path / "marked.json"
+    path.write_bytes(b"\xef\xbb\xbf" + data)
+    files = [str(path)] if from_file else []
+    result = command("apply", "a", *files, "--format", layout, stdin=path.read_bytes())
+    assert result == (0, b'{"a":1}\n', "")
+
+
+@pytest.mark.parametrize("layout", ["auto", "json", "ndjson"])
+def test_gzip_input_gets_a_hint(command: Callable[..., Outcome], layout: str) -> None:
+    result = command("apply", "a", "--format", layout, stdin=gzip.compress(b'{"a": 1}\n'))
+    assert result.status == 1
+    assert result.out == b""
+    assert result.err.startswith("projection: input looks gzip-compressed; decompress it first")
+
+
+DOCUMENT = {"a": 1, "h": 2, "i": 3, "id": 4, "w": 5, "warehouse": 6}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expression"),
+    [
+        (["-warehouse", "FILE"], "-warehouse"),
+        (["-id", "FILE"], "-id"),
+        (["-i", "FILE"], "-i"),
+        (["-w"], "-w"),  # from stdin
+        (["-i", "--", "FILE"], "-i"),
+        (["--", "-a", "FILE"], "-a"),
+        (["--", "-h", "FILE"], "-h"),
+        (["--workers", "2", "-a", "FILE"], "-a"),
+        (["--work", "2", "-a", "FILE"], "-a"),  # long options may be cut short
+        (["--on-error=skip", "--format", "json", "-i", "FILE"], "-i"),
+        (["-a", "FILE", "--workers", "2"], "-a"),
+        (["-a", "-w", "2", "FILE", "--on-error", "report"], "-a"),
+        (["-a", "FILE", "-w2"], "-a"),
+        (["-w", "FILE", "-w", "2"], "-w"),
+        (["-A", "FILE", "-i"], "-a"),  # after EXPR, -i is the option
+    ],
+)
+def test_an_expression_may_start_with_a_dash(
+    command: Callable[..., Outcome], tmp_path: Path, arguments: list[str], expression: str
+) -> None:
+    path = tmp_path / "document.json"
+    path.write_bytes(orjson.dumps(DOCUMENT))
+    words = [str(path) if word == "FILE" else word for word in arguments]
+    result = command("apply", *words, stdin=path.read_bytes())
+    assert (result.status, result.err) == (0, "")
+    assert orjson.loads(result.out) == projection.parse(expression).apply(DOCUMENT)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "report"),
+    [
+        (["-x"], {"canonical": "-x", "case_insensitive": False}),
+        (["-i"], {"canonical": "-i", "case_insensitive": False}),
+        (["--case-insensitive", "-i"], {"canonical": "-i", "case_insensitive": True}),
+        (["-X", "-i"], {"canonical": "-x", "case_insensitive": True}),
+    ],
+)
+def test_check_takes_a_word_with_a_dash_as_the_expression(
+    command: Callable[..., Outcome], arguments: list[str], report: dict[str, object]
+) -> None:
+    result = command("check", "--json", *arguments)
+    assert (result.status, result.err) == (0, "")
+    assert orjson.loads(result.out).items() >= report.items()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "misread"),
+    [
+        # EXPR -w, FILE 2, then a -w without its number.
+        (["apply", "-w", "2", "-w"], "-w"),
+        # EXPR -i, FILE a, and one word too many.
+        (["apply", "-i", "a", "FILE"], "-i"),
+        (["check", "-i", "a"], "-i"),
+        # EXPR -i, FILE missing: the file cannot be read.
+        (["apply", "-i", "missing.json"], "-i"),
+    ],
+)
+def test_a_short_option_where_expr_stands_is_the_expression_and_misuse_says_so(
+    command: Callable[..., Outcome], tmp_path: Path, arguments: list[str], misread: str
+) -> None:
+    path = tmp_path / "document.json"
+    path.write_bytes(b"{}")
+    result = command(*[str(path) if word == "FILE" else word for word in arguments])
+    assert result.status == 2
+    assert result.out == b""
+    assert result.err.splitlines()[-1] == (
+        f"projection: note: {misread} stands where EXPR does, so it is the expression; "
+        "write the option after EXPR, or spelt with '--' before it"
+    )
+
+
+@pytest.mark.parametrize("arguments", [["apply", "-h"], ["check", "--help"], ["apply", "-a", "-h"]])
+def test_help_states_where_expr_stands(
+    command: Callable[..., Outcome], arguments: list[str]
+) -> None:
+    result = command(*arguments)
+    assert result.status == 0
+    assert "EXPR may start with '-'" in result.out.decode()
+
+
+def test_sample_options_are_not_taken_for_an_expression(command: Callable[..., Outcome]) -> None:
+    result = command("sample", "-n", "2", "--seed", "1")
+    assert result.status == 0
+    assert len(result.out.splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        [b"check", b"\xff"],
+        [b"check", b"--json", b"ab\xff"],
+        [b"apply", b"\xff", b"-"],
+    ],
+)
+def test_an_expression_that_is_not_utf8_is_rejected_where_it_is_not(
+    arguments: list[bytes],
+) -> None:
+    result = subprocess.run(
+        [sys.executable.encode(), b"-m", b"projection", *arguments],
+        input=b"{}",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == b""
+    column = arguments[-1].index(b"\xff") + 1 if arguments[0] == b"check" else 1
+    assert result.stderr.decode().splitlines()[0] == (
+        f"projection: the expression is not valid UTF-8 at column {column}"
+    )
