@@ -275,13 +275,12 @@ def _head(source: IO[bytes]) -> tuple[bytes, int]:
             pos=0,
         )
     skipped = len(_BYTE_ORDER_MARK) if head.startswith(_BYTE_ORDER_MARK) else 0
-    head = head[skipped:]
-    while not head.strip(JSON_WHITE_SPACE):
-        line = source.readline()
-        if not line:
-            break
-        head += line
-    return head, skipped
+    lines = [head[skipped:]]
+    # Each line looked at once: stripping all that was read so far at every line would cost
+    # the square of the number of blank lines.
+    while lines[-1] and not lines[-1].strip(JSON_WHITE_SPACE):
+        lines.append(source.readline())
+    return b"".join(lines), skipped
 
 
 class _Read(NamedTuple):
