@@ -30,6 +30,8 @@ Policy: TypeAlias = Projection | Callable[[Scope], Projection | None] | None
 # without these extensions in the scope, apps (Starlette's FileResponse) send the body as messages.
 _FILE_EXTENSIONS: Final = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
 _LENGTH_HEADERS: Final = frozenset({b"content-length", b"transfer-encoding"})
+# The 400 body echoes no more of the expression than this: the answer stays small.
+_ECHO: Final = 256
 
 
 class ResponseFieldsMiddleware:
@@ -43,7 +45,8 @@ class ResponseFieldsMiddleware:
       a client never sees a field the policy leaves out. Requests are parsed with the policy's
       ``case_insensitive`` flag, so the two compose.
     - A malformed expression, or one longer than ``max_length``, answers 400 with the JSON body
-      ``{"message", "pos", "column", "expression"}`` and the app is never called.
+      ``{"message", "pos", "column", "expression"}`` (the expression cut to its first 256
+      characters) and the app is never called. Rejections are cached like parsed expressions.
     - The app finds the effective projection in ``scope["projection"]`` and, for Starlette and
       FastAPI, ``request.state.projection``; without parameter and policy the scope is untouched.
     - Projected: 2xx responses of type ``application/json`` or ``*/*+json`` without
@@ -55,7 +58,7 @@ class ResponseFieldsMiddleware:
       would not match. Everything else (other statuses, types, scopes, expressions that keep the
       whole document) passes through byte for byte, unbuffered.
 
-    ``cache_size`` bounds the cache of parsed and combined projections.
+    ``cache_size`` bounds the cache of parsed and combined projections and of rejections.
     """
 
     def __init__(
@@ -72,9 +75,10 @@ class ResponseFieldsMiddleware:
         self.policy = policy
         self.max_length = max_length
         self._name = param.casefold()
-        # Keyed by the request's expressions and the policy: a hit gives a projection that is
-        # already combined, and compiled since its first use, so repeated requests parse nothing.
-        self._effective = functools.lru_cache(maxsize=cache_size)(self._combine)
+        # Keyed by the request's expressions and the policy: a hit gives a projection already
+        # combined, and compiled since its first use, or the 400 body of a rejected expression,
+        # so a repeated request parses nothing, whether its expression is good or bad.
+        self._plans = functools.lru_cache(maxsize=cache_size)(self._plan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,11 +89,13 @@ class ResponseFieldsMiddleware:
         if not expressions and policy is None:
             await self.app(scope, receive, send)
             return
-        try:
-            projection, keeps_all = self._effective(expressions, policy)
-        except ExpressionError as error:
-            await _answer(send, 400, _problem(error))
+        # Checked before the cache, which then holds no key longer than ``max_length``.
+        too_long = self._too_long(expressions)
+        plan = _problem(too_long) if too_long else self._plans(expressions, policy)
+        if isinstance(plan, bytes):
+            await _answer(send, 400, plan)
             return
+        projection, keeps_all = plan
         scope = {**scope, "projection": projection}
         scope.setdefault("state", {})["projection"] = projection
         if keeps_all:
@@ -112,24 +118,31 @@ class ResponseFieldsMiddleware:
         pairs = parse_qsl(query, keep_blank_values=True, errors="replace")
         return tuple(value for name, value in pairs if name.casefold() == self._name)
 
-    def _combine(
-        self, expressions: tuple[str, ...], policy: Projection | None
-    ) -> tuple[Projection, bool]:
-        """The effective projection, and whether it keeps the whole document."""
-        fold = policy is not None and policy.case_insensitive
-        requested: Projection | None = None
+    def _too_long(self, expressions: tuple[str, ...]) -> ProjectionLimitError | None:
+        # The limit holds for all occurrences together: repeating the parameter is no way round.
         total = 0
         for text in expressions:
-            # The limit holds for all occurrences together: repeating the parameter is no way
-            # round it.
             total += len(text)
             if total > self.max_length:
-                raise ProjectionLimitError(
+                return ProjectionLimitError(
                     f"the expressions are longer than {self.max_length} characters together",
                     text,
                     len(text) - (total - self.max_length),
                 )
-            parsed = parse(text, case_insensitive=fold, max_length=self.max_length)
+        return None
+
+    def _plan(
+        self, expressions: tuple[str, ...], policy: Projection | None
+    ) -> tuple[Projection, bool] | bytes:
+        """The effective projection and whether it keeps the whole document, or a 400 body."""
+        fold = policy is not None and policy.case_insensitive
+        requested: Projection | None = None
+        for text in expressions:
+            try:
+                parsed = parse(text, case_insensitive=fold, max_length=self.max_length)
+            except ExpressionError as error:
+                # The body, not the error: a cached error would keep its traceback's frames alive.
+                return _problem(error)
             requested = parsed if requested is None else requested | parsed
         if requested is None:
             assert policy is not None
@@ -186,7 +199,7 @@ class _Responder:
             self.mode = "discard"
             name = encoding.decode("latin-1")
             message = f"cannot apply responseFields to a body with Content-Encoding {name}"
-            await _answer(self.send, 502, {"message": message})
+            await _answer(self.send, 502, orjson.dumps({"message": message}))
         else:
             self.mode = "hold"
             self.start = start
@@ -204,7 +217,8 @@ class _Responder:
             body = self.projection.project(body)
         except PayloadError as error:
             self.mode = "discard"
-            await _answer(self.send, 502, {"message": f"the response is not valid JSON: {error}"})
+            message = f"the response is not valid JSON: {error}"
+            await _answer(self.send, 502, orjson.dumps({"message": message}))
             return
         start = _without_length(self.start)
         start["headers"].append((b"content-length", b"%d" % len(body)))
@@ -223,17 +237,18 @@ def _without_length(start: Message) -> Message:
     return {**start, "headers": headers}
 
 
-def _problem(error: ExpressionError) -> dict[str, Any]:
-    return {
-        "message": error.message,
-        "pos": error.pos,
-        "column": error.column,
-        "expression": error.expression,
-    }
+def _problem(error: ExpressionError) -> bytes:
+    return orjson.dumps(
+        {
+            "message": error.message,
+            "pos": error.pos,
+            "column": error.column,
+            "expression": error.expression[:_ECHO],
+        }
+    )
 
 
-async def _answer(send: Send, status: int, content: dict[str, Any]) -> None:
-    body = orjson.dumps(content)
+async def _answer(send: Send, status: int, body: bytes) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import projection
-from projection import ExpressionError, Projection
+from projection import ExpressionError, Projection, asgi
 from projection.asgi import Message, Receive, ResponseFieldsMiddleware, Scope, Send
 from projection.kibo import sample_authtickets
 
@@ -553,3 +553,54 @@ def test_a_ticket_never_shows_a_path_the_policy_leaves_out(request_text: str) ->
     body = orjson.loads(response.body)
     assert body == (projection.parse(request_text) & POLICY).apply(TICKET)
     assert is_within(body, POLICY.apply(TICKET))
+
+
+# -- rejected expressions ----------------------------------------------------------------------
+
+
+def counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts the middleware parses from now on, in order."""
+    parsed: list[str] = []
+
+    def parse(text: str, **options: Any) -> Projection:
+        parsed.append(text)
+        return projection.parse(text, **options)
+
+    monkeypatch.setattr(asgi, "parse", parse)
+    return parsed
+
+
+def test_a_rejected_expression_is_remembered_like_a_parsed_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parsed = counting_parses(monkeypatch)
+    upstream = Upstream()
+    middleware = ResponseFieldsMiddleware(upstream, cache_size=2)
+    first = request(middleware, fields("a("))
+    assert first.status == 400
+    assert [request(middleware, fields("a(")).body for _ in range(3)] == [first.body] * 3
+    assert parsed == ["a("]
+    # The same bound, least recently used first out: two others push it out.
+    request(middleware, fields("b("))
+    request(middleware, fields("userId"))
+    assert request(middleware, fields("a(")).body == first.body
+    assert parsed == ["a(", "b(", "userId", "a("]
+    assert [scope["query_string"] for scope in upstream.scopes] == [b"responseFields=userId"]
+
+
+def test_an_expression_over_max_length_is_refused_without_parsing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parsed = counting_parses(monkeypatch)
+    response = request(ResponseFieldsMiddleware(Upstream(), max_length=10), fields("x" * 11))
+    assert response.status == 400
+    assert parsed == []
+
+
+@pytest.mark.parametrize("length", [255, 256, 257, 4000])
+def test_the_400_body_echoes_at_most_256_characters_of_the_expression(length: int) -> None:
+    expression = "a" * (length - 1) + "("
+    response = request(ResponseFieldsMiddleware(Upstream()), fields(expression))
+    problem = orjson.loads(response.body)
+    assert problem["expression"] == expression[:256]
+    assert (problem["pos"], problem["column"]) == (length, length + 1)
