@@ -32,6 +32,10 @@ Headers: TypeAlias = Iterable[tuple[bytes, bytes]]
 # Responses sent from a file never pass through ``send`` as bytes, so they could not be projected;
 # without these extensions in the scope, apps (Starlette's FileResponse) send the body as messages.
 _FILE_EXTENSIONS: Final = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
+# Request headers that let the app answer with something other than the whole representation in
+# plain bytes: a compressed body or a byte range cannot be projected, and a range of a JSON
+# document can be a secret value on its own that parses as JSON.
+_WHOLE_BODY: Final = frozenset({b"accept-encoding", b"range", b"if-range"})
 _LENGTH_HEADERS: Final = frozenset({b"content-length", b"transfer-encoding"})
 # The JSON MIME types of the WHATWG MIME Sniffing standard, plus any ``*/*+json``.
 _JSON_TYPES: Final = frozenset({b"application/json", b"text/json"})
@@ -92,6 +96,9 @@ class ResponseFieldsMiddleware:
       reveal what the projection removes: a body that is not valid JSON, or, when a policy is
       set, a JSON or untyped body with a ``Content-Encoding``, or a JSON sequence
       (``application/json-seq``, ``*/*+json-seq``, NDJSON). Without a policy, these pass untouched.
+    - While projecting, the app does not see the request's ``Accept-Encoding``, ``Range`` and
+      ``If-Range``: a compressor inside this middleware leaves the body alone, one outside it
+      compresses the projected body.
     - Responses without content (HEAD, 1xx, 204, 304) that would be projected lose their
       ``Content-Length``, which a projected body would not match, and any body the app sends.
       Everything else (other types, statuses without a policy, scopes, expressions that keep the
@@ -139,6 +146,9 @@ class ResponseFieldsMiddleware:
         if plan.keeps_all:
             await self.app(scope, receive, send)
             return
+        scope["headers"] = [
+            pair for pair in scope.get("headers", ()) if pair[0].lower() not in _WHOLE_BODY
+        ]
         extensions = scope.get("extensions")
         if extensions and not _FILE_EXTENSIONS.isdisjoint(extensions):
             scope["extensions"] = {

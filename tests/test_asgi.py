@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import Sequence
+import socket
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
 import orjson
 import pytest
+import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import FileResponse
 
 import projection
 from projection import ExpressionError, Projection, asgi
-from projection.asgi import Message, Receive, ResponseFieldsMiddleware, Scope, Send
+from projection.asgi import ASGIApp, Message, Receive, ResponseFieldsMiddleware, Scope, Send
 from projection.kibo import sample_authtickets
 
 from .strategies import expressions, objects
+from .test_mock_server import call
 
 TICKET = orjson.loads(msgspec.json.encode(sample_authtickets(1, seed=5)[0]))
 TICKET_BYTES = orjson.dumps(TICKET)
@@ -105,8 +113,15 @@ def http_scope(query: str | bytes = b"", method: str = "GET", **extra: Any) -> S
 def drive(app: Any, scope: Scope) -> Response:
     """Call ``app`` with ``scope`` and an empty request body; collect what it sends."""
     sent: list[Message] = []
+    received = False
 
     async def receive() -> Message:
+        nonlocal received
+        if received:
+            # The client stays connected: apps that listen for a disconnect (Starlette's
+            # FileResponse) wait here until their response is sent.
+            await asyncio.Event().wait()
+        received = True
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: Message) -> None:
@@ -813,6 +828,108 @@ def test_a_policy_keeping_everything_leaves_every_response_alone() -> None:
     upstream = Upstream(chunks=[b"{not json"], status=500)
     response = request(ResponseFieldsMiddleware(upstream, policy=projection.parse("*")))
     assert_untouched(upstream, response)
+
+
+# -- what the app is asked for ------------------------------------------------------------------
+
+WHOLE_BODY_HEADERS = [
+    (b"accept-encoding", b"gzip, br"),
+    (b"Accept-Encoding", b"gzip"),
+    (b"range", b"bytes=0-10"),
+    (b"if-range", b'"1"'),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "policy"), [(fields("id"), None), ("", SECRET_POLICY), (fields("id"), SECRET_POLICY)]
+)
+def test_while_projecting_the_app_is_asked_for_the_whole_body_uncompressed(
+    query: str, policy: Projection | None
+) -> None:
+    upstream = Upstream(chunks=[SECRET_BYTES])
+    headers = [(b"x-kept", b"1"), *WHOLE_BODY_HEADERS, (b"accept", b"*/*")]
+    drive(ResponseFieldsMiddleware(upstream, policy=policy), http_scope(query, headers=headers))
+    assert upstream.scopes[0]["headers"] == [(b"x-kept", b"1"), (b"accept", b"*/*")]
+
+
+@pytest.mark.parametrize("query", ["", fields(""), fields("*")])
+def test_without_projecting_the_app_sees_every_request_header(query: str) -> None:
+    upstream = Upstream(chunks=[SECRET_BYTES])
+    scope = http_scope(query, headers=WHOLE_BODY_HEADERS)
+    drive(ResponseFieldsMiddleware(upstream), scope)
+    assert upstream.scopes[0]["headers"] == WHOLE_BODY_HEADERS
+
+
+def test_a_range_request_cannot_cut_a_secret_value_out_of_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "customer.json"
+    path.write_bytes(SECRET_BYTES)
+    start = SECRET_BYTES.index(b'"' + SECRET)
+    cut = (b"range", b"bytes=%d-%d" % (start, start + len(SECRET) + 1))
+    app = FileResponse(path, media_type="application/json")
+    # The attack: a range holding only the secret value, which is valid JSON on its own.
+    alone = drive(app, http_scope(headers=[cut]))
+    assert (alone.status, alone.body) == (206, b'"' + SECRET + b'"')
+    response = drive(ResponseFieldsMiddleware(app, policy=SECRET_POLICY), http_scope(headers=[cut]))
+    assert (response.status, response.body) == (200, SECRET_POLICY.project(SECRET_BYTES))
+
+
+# -- compression, under uvicorn ------------------------------------------------------------------
+
+# Big enough for GZipMiddleware to compress (500 bytes at least), even once projected.
+LARGE_DOCUMENT = {
+    **SECRET_DOCUMENT,
+    "errors": [{"field": f"f{n}", "reason": "x"} for n in range(50)],
+}
+LARGE_BYTES = orjson.dumps(LARGE_DOCUMENT)
+
+
+@contextmanager
+def serving(app: ASGIApp) -> Iterator[int]:
+    """``app`` served by uvicorn on 127.0.0.1 from a thread, for the block; yields the port.
+
+    ``projection.mock.running`` serves only the mock; this serves any app, in process.
+    """
+    config = uvicorn.Config(app, lifespan="off", ws="none", log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]})
+        thread.start()
+        try:
+            while not server.started:
+                assert thread.is_alive(), "uvicorn stopped before serving"
+                thread.join(0.01)
+            yield listener.getsockname()[1]
+        finally:
+            server.should_exit = True
+            thread.join()
+
+
+@pytest.mark.parametrize("status", [200, 422])
+@pytest.mark.parametrize("query", ["", fields("name,errors,secret")])
+def test_a_compressor_inside_leaves_the_body_to_be_projected(status: int, query: str) -> None:
+    upstream = Upstream(chunks=[LARGE_BYTES], status=status)
+    app = ResponseFieldsMiddleware(GZipMiddleware(upstream), policy=SECRET_POLICY)
+    with serving(app) as port:
+        reply = call(port, query, headers={"Accept-Encoding": "gzip"})
+    assert reply.status == status
+    assert "content-encoding" not in reply.headers
+    expected = SECRET_POLICY.project(LARGE_BYTES)
+    if query and status == 200:
+        expected = (projection.parse("name,errors,secret") & SECRET_POLICY).project(LARGE_BYTES)
+    assert reply.body == expected
+    assert SECRET not in reply.body
+
+
+@pytest.mark.parametrize("status", [200, 422])
+def test_a_compressor_outside_compresses_the_projected_body(status: int) -> None:
+    upstream = Upstream(chunks=[LARGE_BYTES], status=status)
+    app = GZipMiddleware(ResponseFieldsMiddleware(upstream, policy=SECRET_POLICY))
+    with serving(app) as port:
+        reply = call(port, headers={"Accept-Encoding": "gzip"})
+    assert reply.status == status
+    assert reply.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(reply.body) == SECRET_POLICY.project(LARGE_BYTES)
+    assert len(reply.body) < len(SECRET_POLICY.project(LARGE_BYTES))
 
 
 # -- rejected expressions ----------------------------------------------------------------------
