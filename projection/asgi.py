@@ -1,15 +1,17 @@
-"""The gateway middleware: trims JSON responses to the ``responseFields`` a client asks for.
+"""The gateway middleware: trims JSON responses to a policy and to the client's ``responseFields``.
 
-The effective projection is ``request & policy``: the client can only narrow what the policy keeps.
-It is put in the scope for the app; successful identity-encoded JSON responses are projected, a
-malformed expression answers 400 before the app runs, and anything else passes through untouched.
+The policy covers every JSON response, whatever its status; the client's expression narrows the
+successful ones (``request & policy``), so a client never sees what the policy leaves out. A body
+that should be projected but cannot be answers 502, a malformed expression 400 before the app runs;
+responses that are not JSON pass through untouched.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final, TypeAlias
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import parse_qsl
 
 import orjson
@@ -25,11 +27,47 @@ Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 Policy: TypeAlias = Projection | Callable[[Scope], Projection | None] | None
+Headers: TypeAlias = Iterable[tuple[bytes, bytes]]
 
 # Responses sent from a file never pass through ``send`` as bytes, so they could not be projected;
 # without these extensions in the scope, apps (Starlette's FileResponse) send the body as messages.
 _FILE_EXTENSIONS: Final = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
+# Request headers that let the app answer with something other than the whole representation in
+# plain bytes: a compressed body or a byte range cannot be projected, and a range of a JSON
+# document can be a secret value on its own that parses as JSON.
+_WHOLE_BODY: Final = frozenset({b"accept-encoding", b"range", b"if-range"})
 _LENGTH_HEADERS: Final = frozenset({b"content-length", b"transfer-encoding"})
+# The JSON MIME types of the WHATWG MIME Sniffing standard, plus any ``*/*+json``.
+_JSON_TYPES: Final = frozenset({b"application/json", b"text/json"})
+# Several JSON texts in one body: not one document ``project`` can read, but JSON objects all the
+# same, so a policy must not let them pass.
+_SEQUENCE_TYPES: Final = frozenset(
+    {
+        b"application/json-seq",
+        b"application/x-ndjson",
+        b"application/ndjson",
+        b"application/jsonl",
+        b"application/x-jsonl",
+        b"application/jsonlines",
+        b"application/x-jsonlines",
+    }
+)
+# What may come before the first token of a JSON text as some client decodes it: white space,
+# byte order marks, and the zero bytes of UTF-16 and UTF-32.
+_LEADING: Final = b" \t\r\n\x00\xef\xbb\xbf\xfe\xff"
+# The 400 body echoes no more of the expression than this: the answer stays small.
+_ECHO: Final = 256
+
+_Kind: TypeAlias = Literal["json", "sequence", "untyped", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one request's responses get."""
+
+    projection: Projection  # for 2xx responses: ``request & policy``
+    guard: Projection | None  # for every response: the policy, unless it keeps everything
+    keeps_all: bool  # both keep the whole document: nothing to do
 
 
 class ResponseFieldsMiddleware:
@@ -39,23 +77,34 @@ class ResponseFieldsMiddleware:
       its name matched ignoring case. Given several times, the expressions are united (``|``):
       each is parsed on its own, so an error points into the one at fault.
     - ``policy``: a ``Projection``, or a callable taking the scope and returning one (or ``None``).
-      The effective projection is ``request & policy``, the policy alone without the parameter, so
-      a client never sees a field the policy leaves out. Requests are parsed with the policy's
-      ``case_insensitive`` flag, so the two compose.
+      It projects every JSON response, whatever its status; a 2xx response gets ``request &
+      policy``, so a client never sees a field the policy leaves out. Requests are parsed with the
+      policy's ``case_insensitive`` flag, so the two compose. Without a policy, only 2xx JSON
+      responses are projected, by the client's expression.
     - A malformed expression, or one longer than ``max_length``, answers 400 with the JSON body
-      ``{"message", "pos", "column", "expression"}`` and the app is never called.
+      ``{"message", "pos", "column", "expression"}`` (the expression cut to its first 256
+      characters) and the app is never called. Rejections are cached like parsed expressions.
     - The app finds the effective projection in ``scope["projection"]`` and, for Starlette and
       FastAPI, ``request.state.projection``; without parameter and policy the scope is untouched.
-    - Projected: 2xx responses of type ``application/json`` or ``*/*+json`` without
-      ``Content-Encoding`` (or ``identity``), buffered to the end and given the right
-      ``Content-Length``; a body that is not valid JSON answers 502, since passing it on could
-      reveal what the projection removes. With a policy, an encoded JSON response answers 502 for
-      the same reason: put compression outside this middleware. An empty body passes unchanged.
-    - HEAD responses keep their (empty) body but lose a ``Content-Length`` that a projected GET
-      would not match. Everything else (other statuses, types, scopes, expressions that keep the
+    - A JSON response is one whose ``Content-Type`` (any of them, compared ignoring case and
+      parameters) is ``application/json``, ``text/json`` or ``*/*+json``, or, without a
+      ``Content-Type``, one whose body starts like a JSON object or array (after white space, byte
+      order marks and zero bytes); an untyped body that starts otherwise cannot hold an object and
+      streams through unchanged. A JSON body is buffered to the end and sent projected with the
+      right ``Content-Length``; an empty one passes unchanged.
+    - When a response should be projected and cannot be, it answers 502, since passing it on could
+      reveal what the projection removes: a body that is not valid JSON, or, when a policy is
+      set, a JSON or untyped body with a ``Content-Encoding``, or a JSON sequence
+      (``application/json-seq``, ``*/*+json-seq``, NDJSON). Without a policy, these pass untouched.
+    - While projecting, the app does not see the request's ``Accept-Encoding``, ``Range`` and
+      ``If-Range``: a compressor inside this middleware leaves the body alone, one outside it
+      compresses the projected body.
+    - Responses without content (HEAD, 1xx, 204, 304) that would be projected lose their
+      ``Content-Length``, which a projected body would not match, and any body the app sends.
+      Everything else (other types, statuses without a policy, scopes, expressions that keep the
       whole document) passes through byte for byte, unbuffered.
 
-    ``cache_size`` bounds the cache of parsed and combined projections.
+    ``cache_size`` bounds the cache of parsed and combined projections and of rejections.
     """
 
     def __init__(
@@ -72,9 +121,10 @@ class ResponseFieldsMiddleware:
         self.policy = policy
         self.max_length = max_length
         self._name = param.casefold()
-        # Keyed by the request's expressions and the policy: a hit gives a projection that is
-        # already combined, and compiled since its first use, so repeated requests parse nothing.
-        self._effective = functools.lru_cache(maxsize=cache_size)(self._combine)
+        # Keyed by the request's expressions and the policy: a hit gives a projection already
+        # combined, and compiled since its first use, or the 400 body of a rejected expression,
+        # so a repeated request parses nothing, whether its expression is good or bad.
+        self._plans = functools.lru_cache(maxsize=cache_size)(self._plan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,24 +135,26 @@ class ResponseFieldsMiddleware:
         if not expressions and policy is None:
             await self.app(scope, receive, send)
             return
-        try:
-            projection, keeps_all = self._effective(expressions, policy)
-        except ExpressionError as error:
-            await _answer(send, 400, _problem(error))
+        # Checked before the cache, which then holds no key longer than ``max_length``.
+        too_long = self._too_long(expressions)
+        plan = _problem(too_long) if too_long else self._plans(expressions, policy)
+        if isinstance(plan, bytes):
+            await _answer(send, 400, plan)
             return
-        scope = {**scope, "projection": projection}
-        scope.setdefault("state", {})["projection"] = projection
-        if keeps_all:
-            # ``project`` would return the body itself: no need to hold anything back.
+        scope = {**scope, "projection": plan.projection}
+        scope.setdefault("state", {})["projection"] = plan.projection
+        if plan.keeps_all:
             await self.app(scope, receive, send)
             return
+        scope["headers"] = [
+            pair for pair in scope.get("headers", ()) if pair[0].lower() not in _WHOLE_BODY
+        ]
         extensions = scope.get("extensions")
         if extensions and not _FILE_EXTENSIONS.isdisjoint(extensions):
             scope["extensions"] = {
                 name: value for name, value in extensions.items() if name not in _FILE_EXTENSIONS
             }
-        responder = _Responder(self.app, projection, guarded=policy is not None)
-        await responder(scope, receive, send)
+        await _Responder(self.app, plan, head=scope.get("method") == "HEAD")(scope, receive, send)
 
     def _expressions(self, query_string: bytes) -> tuple[str, ...]:
         if not query_string:
@@ -112,49 +164,58 @@ class ResponseFieldsMiddleware:
         pairs = parse_qsl(query, keep_blank_values=True, errors="replace")
         return tuple(value for name, value in pairs if name.casefold() == self._name)
 
-    def _combine(
-        self, expressions: tuple[str, ...], policy: Projection | None
-    ) -> tuple[Projection, bool]:
-        """The effective projection, and whether it keeps the whole document."""
-        fold = policy is not None and policy.case_insensitive
-        requested: Projection | None = None
+    def _too_long(self, expressions: tuple[str, ...]) -> ProjectionLimitError | None:
+        # The limit holds for all occurrences together: repeating the parameter is no way round.
         total = 0
         for text in expressions:
-            # The limit holds for all occurrences together: repeating the parameter is no way
-            # round it.
             total += len(text)
             if total > self.max_length:
-                raise ProjectionLimitError(
+                return ProjectionLimitError(
                     f"the expressions are longer than {self.max_length} characters together",
                     text,
                     len(text) - (total - self.max_length),
                 )
-            parsed = parse(text, case_insensitive=fold, max_length=self.max_length)
+        return None
+
+    def _plan(self, expressions: tuple[str, ...], policy: Projection | None) -> _Plan | bytes:
+        """The plan for these expressions and policy, or the 400 body rejecting an expression."""
+        fold = policy is not None and policy.case_insensitive
+        requested: Projection | None = None
+        for text in expressions:
+            try:
+                parsed = parse(text, case_insensitive=fold, max_length=self.max_length)
+            except ExpressionError as error:
+                # The body, not the error: a cached error would keep its traceback's frames alive.
+                return _problem(error)
             requested = parsed if requested is None else requested | parsed
+        guard = None if policy is None or _keeps_all(policy) else policy
         if requested is None:
             assert policy is not None
             effective = policy
         else:
             effective = requested if policy is None else requested & policy
-        return effective, str(effective) == ""
+        return _Plan(effective, guard, guard is None and _keeps_all(effective))
 
 
 class _Responder:
-    """One response: holds back its start, buffers a projectable body, sends it projected."""
+    """One response: decides from its start whether to project it, then does so."""
 
-    def __init__(self, app: ASGIApp, projection: Projection, *, guarded: bool) -> None:
+    def __init__(self, app: ASGIApp, plan: _Plan, *, head: bool) -> None:
         self.app = app
-        self.projection = projection
-        self.guarded = guarded
+        self.plan = plan
+        self.head = head
         self.send: Send
-        self.head = False
-        self.start: Message | None = None
+        self.projection = plan.projection
+        self.start: Message = {}
         self.chunks: list[bytes] = []
-        self.mode = "decide"  # then "pass", "hold" or "discard"
+        # "decide", then one of: "pass" (untouched), "sniff" (untyped: look for the first token),
+        # "hold" (buffer, then project), "empty" (no content: drop any body); after "hold",
+        # "done" (the body is out: more would be unprojected) or "discard" (an error went out in
+        # the response's place: the rest of it goes nowhere).
+        self.mode = "decide"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.send = send
-        self.head = scope.get("method") == "HEAD"
         await self.app(scope, receive, self.send_projected)
 
     async def send_projected(self, message: Message) -> None:
@@ -162,38 +223,67 @@ class _Responder:
             await self.send(message)
         elif self.mode == "decide":
             await self.decide(message)
-        elif self.mode == "hold" and message["type"] == "http.response.body":
+        elif message["type"] != "http.response.body":
+            if self.mode != "discard":
+                await self.send(message)
+        elif self.mode == "empty":
+            more = message.get("more_body", False)
+            await self.send({"type": "http.response.body", "body": b"", "more_body": more})
+        elif self.mode == "sniff":
+            await self.sniff(message)
+        elif self.mode == "hold":
             self.chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 await self.finish()
-        elif self.mode == "hold":
-            await self.send(message)
-        # "discard": the app's response was replaced by an error; the rest of it goes nowhere.
+        # "done" and "discard" drop what body comes.
 
     async def decide(self, start: Message) -> None:
-        headers = {name.lower(): value for name, value in start.get("headers", ())}
-        status = start["status"]
-        encoding = headers.get(b"content-encoding", b"identity").strip().lower()
-        encoded = encoding not in (b"", b"identity")
-        projectable = 200 <= status < 300 and _is_json(headers.get(b"content-type", b""))
-        if not projectable or (encoded and not self.guarded):
+        status: int = start["status"]
+        headers: list[tuple[bytes, bytes]] = list(start.get("headers", ()))
+        projection = self.plan.projection if 200 <= status < 300 else self.plan.guard
+        kind = _kind(headers)
+        encoding = _encoding(headers)
+        if projection is None or kind == "other":
             self.mode = "pass"
             await self.send(start)
-        elif self.head:
-            self.mode = "pass"
+        elif self.head or status < 200 or status in (204, 304):
+            # No content by definition (RFC 9110 6.4.1): the length would be the unprojected
+            # one, and bytes sent anyway could be read as the next response.
+            self.mode = "empty"
             await self.send(_without_length(start))
-        elif encoded:
-            self.mode = "discard"
-            name = encoding.decode("latin-1")
-            message = f"cannot apply responseFields to a body with Content-Encoding {name}"
-            await _answer(self.send, 502, {"message": message})
+        elif kind == "sequence" or encoding:
+            if self.plan.guard is None:
+                self.mode = "pass"
+                await self.send(start)
+            else:
+                self.mode = "discard"
+                what = f"Content-Encoding {encoding}" if encoding else "a JSON sequence"
+                await _refuse(self.send, f"cannot apply responseFields to a body with {what}")
         else:
-            self.mode = "hold"
+            self.mode = "hold" if kind == "json" else "sniff"
+            self.projection = projection
             self.start = start
 
+    async def sniff(self, message: Message) -> None:
+        body: bytes = message.get("body", b"")
+        more: bool = message.get("more_body", False)
+        self.chunks.append(body)
+        token = body.lstrip(_LEADING)[:1]
+        if token in (b"{", b"["):
+            self.mode = "hold"
+            if not more:
+                await self.finish()
+        elif token or not more:
+            # Neither an object nor an array, so nothing the projection could remove: the body
+            # streams on as it comes.
+            self.mode = "pass"
+            await self.send(self.start)
+            held = b"".join(self.chunks)
+            self.chunks = []
+            await self.send({"type": "http.response.body", "body": held, "more_body": more})
+
     async def finish(self) -> None:
-        assert self.start is not None
-        self.mode = "pass"
+        self.mode = "done"
         body = b"".join(self.chunks)
         self.chunks = []
         if not body:
@@ -204,7 +294,7 @@ class _Responder:
             body = self.projection.project(body)
         except PayloadError as error:
             self.mode = "discard"
-            await _answer(self.send, 502, {"message": f"the response is not valid JSON: {error}"})
+            await _refuse(self.send, f"the response is not valid JSON: {error}")
             return
         start = _without_length(self.start)
         start["headers"].append((b"content-length", b"%d" % len(body)))
@@ -212,9 +302,37 @@ class _Responder:
         await self.send({"type": "http.response.body", "body": body})
 
 
-def _is_json(content_type: bytes) -> bool:
-    media = content_type.split(b";", 1)[0].strip().lower()
-    return media == b"application/json" or (b"/" in media and media.endswith(b"+json"))
+def _keeps_all(projection: Projection) -> bool:
+    return str(projection) == ""
+
+
+def _values(headers: Headers, name: bytes) -> list[bytes]:
+    """The comma-separated items of every ``name`` header, stripped and lowercased."""
+    return [
+        item.strip().lower()
+        for key, value in headers
+        if key.lower() == name
+        for item in value.split(b",")
+    ]
+
+
+def _kind(headers: Headers) -> _Kind:
+    """What the ``Content-Type`` headers say; JSON wins over anything else they say too."""
+    media = [item.split(b";", 1)[0].strip() for item in _values(headers, b"content-type")]
+    media = [item for item in media if item]
+    if not media:
+        return "untyped"
+    if any(item in _JSON_TYPES or (b"/" in item and item.endswith(b"+json")) for item in media):
+        return "json"
+    if any(item in _SEQUENCE_TYPES or item.endswith(b"+json-seq") for item in media):
+        return "sequence"
+    return "other"
+
+
+def _encoding(headers: Headers) -> str:
+    """The content codings applied to the body, ``""`` for none."""
+    codings = [item for item in _values(headers, b"content-encoding") if item != b"identity"]
+    return b", ".join(item for item in codings if item).decode("latin-1")
 
 
 def _without_length(start: Message) -> Message:
@@ -223,17 +341,22 @@ def _without_length(start: Message) -> Message:
     return {**start, "headers": headers}
 
 
-def _problem(error: ExpressionError) -> dict[str, Any]:
-    return {
-        "message": error.message,
-        "pos": error.pos,
-        "column": error.column,
-        "expression": error.expression,
-    }
+def _problem(error: ExpressionError) -> bytes:
+    return orjson.dumps(
+        {
+            "message": error.message,
+            "pos": error.pos,
+            "column": error.column,
+            "expression": error.expression[:_ECHO],
+        }
+    )
 
 
-async def _answer(send: Send, status: int, content: dict[str, Any]) -> None:
-    body = orjson.dumps(content)
+async def _refuse(send: Send, message: str) -> None:
+    await _answer(send, 502, orjson.dumps({"message": message}))
+
+
+async def _answer(send: Send, status: int, body: bytes) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
