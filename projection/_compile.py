@@ -173,7 +173,8 @@ class Compiled:
     )
 
     def __init__(self, mask: Mask, *, case_insensitive: bool = False, typed: bool = True) -> None:
-        """Compile ``mask``; ``typed=False`` takes the generic path everywhere (to compare both)."""
+        """Compile ``mask``; ``typed=False`` takes the generic path everywhere: no msgspec types to
+        build, for a projection used once, and for tests that compare both paths."""
         self._mask = mask
         self._folded = case_insensitive
         encoder = msgspec.json.Encoder()

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import given
@@ -131,8 +132,10 @@ def test_nesting_too_deep_for_the_decoder_is_a_payload_error() -> None:
 def test_a_key_that_is_not_unicode_is_a_payload_error_at_the_key(text: str) -> None:
     data = b'{"a": {}, "\xff": 1}'
     if projection.parse(text).apply({"a": {}, "other": 1}) == {"a": {}}:
-        # A key the projection skips is not read as text, so it is not checked.
-        assert projection.parse(text).project(data) == b'{"a":{}}'
+        # A key the projection skips is not read as text, so it is not checked: on the first
+        # use (the generic way) as on later ones (compiled).
+        parsed = projection.parse(text)
+        assert parsed.project(data) == parsed.project(data) == b'{"a":{}}'
     else:
         with pytest.raises(PayloadError) as invalid:
             projection.parse(text).project(data)
@@ -309,3 +312,32 @@ def test_a_failing_projection_leaves_the_collector_running() -> None:
     with pytest.raises(PayloadError):
         project_stream(projection.parse("a").compiled(), io.BytesIO(b"not json\n"), io.BytesIO())
     assert gc.isenabled()
+
+
+@given(expressions, st.data(), flags)
+def test_the_first_use_and_the_compiled_path_give_the_same_bytes(
+    text: str, data: st.DataObject, folded: bool
+) -> None:
+    document = data.draw(json_texts)
+    fresh = projection.parse(text, case_insensitive=folded)
+    first = fresh.project(document)  # the generic way, nothing compiled
+    assert fresh.project(document) == first  # compiled from the second use on
+    assert first == generic(fresh, document)
+
+
+def test_the_first_use_builds_no_msgspec_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    defstruct = msgspec.defstruct
+
+    def counted(name: str, *args: Any, **kwargs: Any) -> Any:
+        built.append(name)
+        return defstruct(name, *args, **kwargs)
+
+    monkeypatch.setattr(msgspec, "defstruct", counted)
+    parsed = projection.parse("customerAccount(contacts(address)),accessToken")
+    data = b'{"accessToken": "t", "customerAccount": {"contacts": [{"address": {"a": 1}}]}}'
+    expected = b'{"customerAccount":{"contacts":[{"address":{"a": 1}}]},"accessToken":"t"}'
+    assert parsed.project(data) == expected
+    assert built == []
+    assert parsed.project(data) == expected
+    assert len(built) == 3  # the hot projection: one Struct per node
