@@ -2,7 +2,7 @@
 
 ``Compiled(mask, case_insensitive).project(data)`` takes JSON bytes and returns the projected JSON
 bytes. Selected values are copied byte for byte, unselected subtrees are skipped by the decoder,
-and the structure around them is written compact (DESIGN.md rule 11). The result always equals the
+and the structure around them is written compact (rule 11 of grammar/SEMANTICS.md). The result always equals the
 reference applier's on the decoded document; invalid JSON raises ``PayloadError``.
 """
 

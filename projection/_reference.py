@@ -1,4 +1,4 @@
-"""The reference applier: a mask applied to Python values (DESIGN.md section 4, rules 1 to 10).
+"""The reference applier: a mask applied to Python values (grammar/SEMANTICS.md, rules 1 to 10).
 
 This is the oracle every faster path is tested against, written for clarity over speed. Objects
 are ``dict``, arrays are ``list``; anything else is a primitive and passes unchanged. Recursion
