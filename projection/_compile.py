@@ -2,8 +2,9 @@
 
 ``Compiled(mask, case_insensitive).project(data)`` takes JSON bytes and returns the projected JSON
 bytes. Selected values are copied byte for byte, unselected subtrees are skipped by the decoder,
-and the structure around them is written compact (rule 11 of grammar/SEMANTICS.md). The result always equals the
-reference applier's on the decoded document; invalid JSON raises ``PayloadError``.
+and the structure around them is written compact (rule 11 of grammar/SEMANTICS.md). The result
+always equals the reference applier's on the decoded document, and is valid UTF-8; invalid JSON
+raises ``PayloadError``.
 """
 
 from __future__ import annotations
