@@ -24,7 +24,7 @@ import msgspec
 
 from ._errors import UnknownFieldError
 from ._grammar import Item, Name, Selection
-from ._mask import DROP, WHOLE, Mask, Node, node
+from ._mask import DROP, WHOLE, Mask, Node, node, union
 
 __all__ = ["Schema", "check_schema", "fit", "resolve", "typed"]
 
@@ -44,8 +44,14 @@ _SEQUENCES: Final = (
     collections.abc.MutableSet,
     collections.abc.Collection,
 )
+# Generic mapping types: a JSON object whose keys are data, each value of the last argument's type.
+_MAPPINGS: Final = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+# A mask reaching into a mapping's values through more distinct masks than this keeps the value
+# type whole in ``typed``, rather than uniting them all.
+_MOST_VALUE_MASKS: Final = 32
 # Types that msgspec encodes as JSON primitives: nothing can be selected below them. Any other type
-# that is not a Struct (Any, dicts, dataclasses, ...) may hold keys the schema does not describe.
+# that is neither a Struct nor a mapping (Any, dataclasses, ...) may hold keys the schema does not
+# describe.
 _PRIMITIVES: Final = (
     str,
     bytes,
@@ -69,12 +75,20 @@ class _Scope(NamedTuple):
     """What the names at one level of an expression resolve against.
 
     ``structs`` are the Struct types whose fields are known there: one for a plain field, several
-    below ``*`` or for a union. ``open`` says the value may also be an object the schema does not
-    describe (``Any``, a dict), where every name is accepted as written. Neither: a primitive.
+    below ``*`` or for a union. ``values`` are the value types of the mappings (``dict[str, T]``)
+    the value may be: every name is a key, accepted as written, and below it is a ``T``. ``open``
+    says the value may also be an object the schema does not describe (``Any``), where every name
+    is accepted as written, at any depth. None of them: a primitive.
     """
 
     structs: tuple[Schema, ...] = ()
     open: bool = False
+    values: tuple[Any, ...] = ()
+
+    @property
+    def keyed(self) -> bool:
+        """Whether any name is a key here: the value may be a mapping or undescribed."""
+        return self.open or bool(self.values)
 
 
 class _Fields(NamedTuple):
@@ -144,13 +158,13 @@ def _resolve_name(
 ) -> str | None:
     fields = _fields(scope)
     if name.key is None:
-        if fields.types or scope.open or not strict:
+        if fields.types or scope.keyed or not strict:
             return None
     else:
         key = _match(fields, name.key)
         if key is not None:
             return key
-        if scope.open or not strict:
+        if scope.keyed or not strict:
             return name.key
     raise _unknown(name, fields, path, text)
 
@@ -199,7 +213,7 @@ def _fit(mask: Mask, scope: _Scope, strict: bool) -> Mask:
     ranked: list[tuple[int, str, Mask]] = []
     for key, entry in mask.entries.items():
         field = _match(fields, key)
-        if field is None and strict and not scope.open:
+        if field is None and strict and not scope.keyed:
             continue
         rank = unknown if field is None else fields.rank[field]
         child = _child(scope, key if field is None else field)
@@ -242,15 +256,20 @@ def _child(scope: _Scope, key: str | None) -> _Scope:
         annotations = [kind for kinds in fields.types.values() for kind in kinds]
     else:
         annotations = list(fields.types.get(key, ()))
+    # Any name below a mapping, ``*`` included, is one of its keys: it holds a value.
+    annotations.extend(scope.values)
     structs: dict[Schema, None] = {}
+    values: dict[Any, None] = {}
     is_open = scope.open
     for annotation in annotations:
         for leaf in _leaves(annotation):
             if _is_struct(leaf):
                 structs[leaf] = None
+            elif _is_mapping(leaf):
+                values[_mapping_value(leaf)] = None
             elif not _is_primitive(leaf):
                 is_open = True
-    return _Scope(tuple(structs), is_open)
+    return _Scope(tuple(structs), is_open, tuple(values))
 
 
 def _inside(annotation: Any) -> tuple[Any, ...]:
@@ -272,6 +291,15 @@ def _leaves(annotation: Any) -> Iterator[Any]:
         yield from _leaves(arg)
 
 
+def _is_mapping(leaf: Any) -> bool:
+    """A parametrized mapping type (``dict[str, T]``): a bare ``dict`` is as open as ``Any``."""
+    return typing.get_origin(leaf) in _MAPPINGS and len(typing.get_args(leaf)) == 2
+
+
+def _mapping_value(leaf: Any) -> Any:
+    return typing.get_args(leaf)[1]
+
+
 def _is_primitive(leaf: Any) -> bool:
     if typing.get_origin(leaf) is typing.Literal:
         return True
@@ -286,8 +314,9 @@ def typed(mask: Mask, schema: Schema, *, case_insensitive: bool) -> Schema:
 
     Fields keep the schema's names, encode names and order; each defaults to ``UNSET``, so a
     partial document decodes without invented values. A field the mask keeps whole keeps its
-    type; one kept as a node gets a derived Struct in the same list/optional wrappers. Types the
-    mask cannot narrow (primitives, ``Any``, dicts) are kept as they are.
+    type; one kept as a node gets a derived Struct in the same list/optional wrappers, and a
+    mapping's values (``dict[str, T]``) the union of what its keys keep. Types the mask cannot
+    narrow (primitives, ``Any``) are kept as they are.
     """
     return _derive(mask, schema, case_insensitive)
 
@@ -321,6 +350,8 @@ def _derive(mask: Mask, struct: Schema, folded: bool) -> Schema:
 
 def _narrow(annotation: Any, mask: Node, folded: bool) -> Any:
     """``annotation`` with each Struct inside it replaced by the Struct derived for ``mask``."""
+    if _is_mapping(annotation):
+        return _narrow_mapping(annotation, mask, folded)
     inner = _inside(annotation)
     if not inner:
         if _is_struct(annotation):
@@ -341,3 +372,24 @@ def _narrow(annotation: Any, mask: Node, folded: bool) -> Any:
     if typing.get_args(annotation)[-1] is Ellipsis:
         return origin[(*narrowed, ...)]
     return origin[narrowed]
+
+
+def _narrow_mapping(annotation: Any, mask: Node, folded: bool) -> Any:
+    """``dict[K, V]`` with ``V`` narrowed to what ``mask`` keeps of any value.
+
+    The mask names keys, and each key's mask applies to its value: ``V`` is narrowed to the union
+    of the masks the keys get, which decodes every kept value. Past ``_MOST_VALUE_MASKS``
+    distinct masks, ``V`` stays whole: the union would cost more than it saves.
+    """
+    parts = {mask.default: None, **dict.fromkeys(mask.entries.values())}
+    parts.pop(DROP, None)
+    if not parts or len(parts) > _MOST_VALUE_MASKS:
+        return annotation
+    merged = functools.reduce(union, parts)
+    if not isinstance(merged, Node):
+        return annotation
+    key, value = typing.get_args(annotation)
+    narrowed = _narrow(value, merged, folded)
+    if narrowed == value:
+        return annotation
+    return typing.get_origin(annotation)[key, narrowed]

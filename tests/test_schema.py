@@ -86,6 +86,14 @@ class Cat(msgspec.Struct, kw_only=True, tag=True):
     lives: int | UnsetType = UNSET
 
 
+class Catalog(msgspec.Struct, kw_only=True):
+    """Mappings: their keys are data, their values typed."""
+
+    products: dict[str, Product] | UnsetType = UNSET
+    labels: dict[str, str] | UnsetType | None = UNSET
+    groups: dict[str, list[Product]] | UnsetType = UNSET
+
+
 # -- resolution -----------------------------------------------------------------------------------
 
 
@@ -260,6 +268,34 @@ def test_strict_mode_accepts_any_name_below_a_field_of_any_type() -> None:
     assert str(parsed) == "customerAccount(attributes(values(Anything)))"
 
 
+def test_names_below_a_mapping_are_keys_and_below_them_the_values_fields() -> None:
+    parsed = projection.parse(
+        "PRODUCTS(Any-Key(PRODUCTCODE),*(content(seofriendlyurl))),labels(EN),groups(*(CONTENT))",
+        schema=Catalog,
+        strict=True,
+    )
+    # Keys keep their spelling; the values' fields resolve ignoring case.
+    assert str(parsed) == (
+        "products(*(content(seoFriendlyUrl)),Any-Key(productCode)),labels(EN),groups(*(content))"
+    )
+    with pytest.raises(UnknownFieldError) as caught:
+        projection.parse("products(p1(contnt))", schema=Catalog, strict=True)
+    assert caught.value.message == (
+        "unknown field 'products.p1.contnt' at column 13: did you mean 'content'?"
+    )
+    with pytest.raises(UnknownFieldError) as caught:
+        projection.parse("labels(en(x))", schema=Catalog, strict=True)
+    assert caught.value.message == (
+        "unknown field 'labels.en.x' at column 11: 'labels.en' has no sub-fields"
+    )
+
+
+def test_strict_mode_keeps_what_the_wildcard_copies_into_a_mapping() -> None:
+    parsed = projection.parse("products,labels,-*/en,-*/CONTENT", schema=Catalog, strict=True)
+    # "-*/x" copies x into every entry; below a mapping, x is a key like any other, as written.
+    assert str(parsed) == "products(-CONTENT,-en),labels(-CONTENT,-en)"
+
+
 def test_the_leftmost_unknown_name_is_reported() -> None:
     with pytest.raises(UnknownFieldError) as caught:
         parse_ticket("customerAccount(contacs(x)),bogus", strict=True)
@@ -399,6 +435,38 @@ def test_typed_follows_excludes_and_wildcards() -> None:
     nothing = projection.parse("customerAccount(-*)").typed(CustomerAuthTicket)
     account_type = typing.get_args(field_type(nothing, "customerAccount"))[0]
     assert field_names(account_type) == []
+
+
+def test_typed_narrows_the_values_of_a_mapping() -> None:
+    document = {
+        "products": {
+            "p1": {"productCode": "P1", "content": {"productName": "one", "seoFriendlyUrl": "u1"}},
+            "p2": {"productCode": "P2", "content": {"productName": "two", "seoFriendlyUrl": None}},
+        },
+        "labels": {"en": "English", "fr": "French"},
+        "groups": {"g": [{"productCode": "P3"}]},
+    }
+    data = msgspec.json.encode(document)
+    for text, value_fields, exact in [
+        ("products(*(productCode))", ["productCode"], True),
+        ("labels(en),groups(*(productCode))", None, False),
+        # Keys with different masks: the values' type is their union, which decodes each kept
+        # value, but decodes more than the projection keeps from the whole document.
+        ("products(p1(productCode),p2(content(productName)))", ["productCode", "content"], False),
+        ("products(p1,p2(content))", None, False),  # p1 whole: the values stay Products
+    ]:
+        parsed = projection.parse(text, schema=Catalog)
+        typed = parsed.typed()
+        if value_fields is not None:
+            products = typing.get_args(field_type(typed, "products"))[0]
+            assert typing.get_origin(products) is dict
+            assert field_names(typing.get_args(products)[1]) == value_fields
+        decoded = msgspec.json.decode(parsed.project(data), type=typed)
+        assert msgspec.to_builtins(decoded) == parsed.apply(document)
+        assert (msgspec.json.decode(data, type=typed) == decoded) is exact
+    assert field_type(projection.parse("labels(en)").typed(Catalog), "labels") == field_type(
+        Catalog, "labels"
+    )
 
 
 def test_typed_of_everything_decodes_the_whole_ticket() -> None:
