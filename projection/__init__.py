@@ -9,6 +9,8 @@
 from ._cache import ProjectionCache, project
 from ._errors import (
     ExpressionError,
+    OpenAPIError,
+    OpenAPILookupError,
     PayloadError,
     ProjectionError,
     ProjectionLimitError,
@@ -19,6 +21,8 @@ from ._tree import Projection, parse
 
 __all__ = [
     "ExpressionError",
+    "OpenAPIError",
+    "OpenAPILookupError",
     "PayloadError",
     "Projection",
     "ProjectionCache",
@@ -33,6 +37,8 @@ __all__ = [
 # Errors and values print as ``projection.X`` (tracebacks, reprs): the name users import.
 for _public in (
     ExpressionError,
+    OpenAPIError,
+    OpenAPILookupError,
     PayloadError,
     Projection,
     ProjectionCache,

@@ -5,7 +5,10 @@
     │   ├── ProjectionSyntaxError     not a responseFields expression: adds ``expected``
     │   ├── ProjectionLimitError      longer, deeper or wider than the parser was told to allow
     │   └── UnknownFieldError         strict schema mode: a name the schema does not have
-    └── PayloadError                  the JSON payload is invalid: ``pos``, ``line``, ``index``
+    ├── PayloadError                  the JSON payload is invalid: ``pos``, ``line``, ``index``
+    └── OpenAPIError                  an OpenAPI document is unusable (also a ``ValueError``)
+        └── OpenAPILookupError        it has no such schema or route: ``name``, ``suggestions``
+                                      (also a ``LookupError``)
 
 Misuse of the API (a non-``str`` expression, mixing case-sensitive and case-insensitive projections)
 raises the ordinary ``TypeError`` and ``ValueError``.
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 __all__ = [
     "ExpressionError",
+    "OpenAPIError",
+    "OpenAPILookupError",
     "PayloadError",
     "ProjectionError",
     "ProjectionLimitError",
@@ -128,6 +133,30 @@ def _payload_error(
     message: str, pos: int | None, line: int | None, index: int | None
 ) -> PayloadError:
     return PayloadError(message, pos=pos, line=line, index=index)
+
+
+class OpenAPIError(ProjectionError, ValueError):
+    """An OpenAPI document cannot be used: it is not OpenAPI 3.x, not JSON (or YAML), a ``$ref``
+    points nowhere, or a schema nests deeper than the builder allows."""
+
+
+class OpenAPILookupError(OpenAPIError, LookupError):
+    """The document has no schema or route by that name.
+
+    ``name`` is what was asked for; ``suggestions`` the closest names the document has, best first
+    (the message repeats them).
+    """
+
+    name: str
+    suggestions: tuple[str, ...]
+
+    def __init__(self, message: str, name: str, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message, name, suggestions)
+        self.name = name
+        self.suggestions = suggestions
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def _excerpt(expression: str, pos: int) -> tuple[str, int]:
