@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,22 +94,23 @@ def test_keys_are_written_as_standard_json_strings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("data", "pos"),
     [
-        (b'{"a": 1,, "b": 2}', "invalid JSON at byte 8: "),
-        (b'{"a": [1, 2}', "invalid JSON at byte 11: expected ',' or ']'"),
-        (b'{"a": 1} x', "invalid JSON at byte 10: trailing characters"),
-        (b'{"a": [1, 2', "invalid JSON at byte 11: input data was truncated"),
-        (b"", "invalid JSON at byte 0: input data was truncated"),
+        (b'{"a": 1,, "b": 2}', 8),
+        (b'{"a": [1, 2}', 11),
+        (b'{"a": 1} x', 10),
+        (b'{"a": [1, 2', 11),
+        (b"", 0),
     ],
 )
-def test_invalid_json_says_where(data: bytes, message: str) -> None:
+def test_invalid_json_says_where(data: bytes, pos: int) -> None:
     for parsed in (projection.parse("a"), projection.parse("-b")):
         with pytest.raises(PayloadError) as caught:
             parsed.project(data)
-        # The typed and the generic decoder may word the fault differently, never place it so.
-        assert str(caught.value).startswith(message)
-        assert caught.value.pos == int(message.split()[4].rstrip(":"))
+        # The typed and the generic decoder may word the fault differently, never place it so;
+        # the wording after the colon is the decoder's, and changes with its version.
+        assert str(caught.value).startswith(f"invalid JSON at byte {pos}: ")
+        assert caught.value.pos == pos
 
 
 def test_nesting_too_deep_for_the_decoder_is_a_payload_error() -> None:
@@ -118,11 +120,15 @@ def test_nesting_too_deep_for_the_decoder_is_a_payload_error() -> None:
             projection.parse(text).project(data)
 
 
-def test_a_key_that_is_not_unicode_is_a_payload_error() -> None:
-    with pytest.raises(PayloadError, match="not valid Unicode"):
-        projection.parse("-b").project(b'{"\xff": 1}')
-    with pytest.raises(PayloadError):
-        projection.parse("-b").project(b'{"\\ud800": 1}')
+@pytest.mark.parametrize("data", [b'{"\xff": 1}', b'{"\\ud800": 1}'])
+def test_a_key_that_is_not_unicode_is_a_payload_error(data: bytes) -> None:
+    with pytest.raises(PayloadError) as caught:
+        projection.parse("-b").project(data)
+    # The decoder finds the fault, and how it says so changes with its version (a Unicode error
+    # raised from the key, or its own DecodeError): only the library's own words are asserted.
+    error = caught.value
+    assert re.match(r"(a key is not valid Unicode|invalid JSON at byte \d+): ", str(error))
+    assert error.pos is None or 0 <= error.pos <= len(data)
 
 
 def test_case_insensitive_matching_on_bytes() -> None:
@@ -151,7 +157,7 @@ def test_project_lines_names_the_invalid_line() -> None:
         next(lines)
     assert caught.value.line == 3
     assert caught.value.pos == 8
-    assert str(caught.value) == "line 3: invalid JSON at byte 8: trailing comma in object"
+    assert str(caught.value).startswith("line 3: invalid JSON at byte 8: ")
 
 
 def test_the_kibo_collection_envelope() -> None:
