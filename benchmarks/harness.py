@@ -1,5 +1,5 @@
-"""The harness behind ``python -m benchmarks`` and ``projection bench``: run the chosen workloads,
-report progress on stderr, and write ``results.json``, ``results.md`` and ``results.png``.
+"""The harness behind ``python -m benchmarks``: run the chosen workloads, report progress on
+stderr, and write ``results.json``, ``results.md`` and ``results.png``.
 """
 
 from __future__ import annotations

@@ -184,23 +184,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     mock.set_defaults(run=_mock)
 
-    bench = commands.add_parser(
-        "bench", help="run the benchmark harness, python -m benchmarks (from a source checkout)"
-    )
-    bench.add_argument(
-        "--quick", action="store_true", help="small inputs, few rounds: under a minute"
-    )
-    bench.add_argument(
-        "--output", metavar="DIR", help="where the results go (default: benchmarks/results/)"
-    )
-    bench.set_defaults(run=_bench)
-    return parser, {
-        "check": check,
-        "apply": apply,
-        "sample": sample,
-        "mock": mock,
-        "bench": bench,
-    }
+    return parser, {"check": check, "apply": apply, "sample": sample, "mock": mock}
 
 
 def _add_parse_options(command: argparse.ArgumentParser) -> None:
@@ -347,28 +331,6 @@ def _without_delay(descriptor: int) -> None:
     with socket.socket(fileno=os.dup(descriptor)) as listener:
         if listener.family in (socket.AF_INET, socket.AF_INET6):
             listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-# -- bench ------------------------------------------------------------------------------------
-
-
-def _bench(arguments: argparse.Namespace) -> int:
-    # The harness lives in the source tree, next to the package, and is not installed with it.
-    try:
-        from benchmarks.harness import main as run_benchmarks
-    except ModuleNotFoundError as error:
-        if error.name not in ("benchmarks", "benchmarks.harness"):
-            raise
-        print(
-            "projection bench: the benchmarks are not installed with the package; run this "
-            "from a source checkout (or there: python -m benchmarks)",
-            file=sys.stderr,
-        )
-        return 2
-    options = ["--quick"] if arguments.quick else []
-    if arguments.output is not None:
-        options += ["--output", arguments.output]
-    return run_benchmarks(options)
 
 
 # -- apply ------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import pytest
 
 from benchmarks.harness import main
 from benchmarks.targets import shown
-from projection import _cli as cli
 
 STATS = {"samples", "calls_per_round", "median", "minimum", "maximum", "q1", "q3", "iqr"}
 
@@ -78,14 +77,6 @@ def test_missing_peers_are_left_out_with_a_note(
         jsonmask = next(m for m in group["measurements"] if m["contender"].startswith("jsonmask"))
         assert jsonmask["stats"] is None
         assert "jsonmask is not installed" in jsonmask["note"]
-
-
-def test_bench_command_outside_a_source_checkout(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(sys.modules, "benchmarks.harness", None)
-    assert cli.main(["bench", "--quick"]) == 2
-    assert "run this from a source checkout" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

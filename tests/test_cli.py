@@ -27,6 +27,13 @@ def run(*arguments: str, stdin: bytes = b"") -> subprocess.CompletedProcess[byte
     )
 
 
+def test_there_is_no_bench_command() -> None:
+    # The benchmarks run from a source checkout, as ``python -m benchmarks``.
+    result = run("bench", "--help")
+    assert result.returncode == 2
+    assert result.stdout == b""
+
+
 def test_check_prints_the_canonical_form_the_tree_and_the_paths() -> None:
     result = run("check", " customerAccount(contacts(address)), accessToken ")
     assert result.returncode == 0
