@@ -122,6 +122,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         prog="projection",
         description="Parse Kibo responseFields expressions and project JSON payloads with them.",
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     check = commands.add_parser("check", help="validate an expression, print its canonical form")
@@ -183,8 +184,26 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "--no-access-log", action="store_true", help="do not log each request on stdout"
     )
     mock.set_defaults(run=_mock)
-
     return parser, {"check": check, "apply": apply, "sample": sample, "mock": mock}
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> NoReturn:
+        from . import __version__
+
+        print(f"projection {__version__}")
+        parser.exit()
 
 
 def _add_parse_options(command: argparse.ArgumentParser) -> None:
@@ -302,7 +321,9 @@ def _mock(arguments: argparse.Namespace) -> int:
     try:
         import uvicorn
     except ImportError:
-        print("projection mock: needs uvicorn: pip install 'projection[server]'", file=sys.stderr)
+        print(
+            "projection mock: needs uvicorn: pip install 'kibo-projection[server]'", file=sys.stderr
+        )
         return 2
     from .mock import create_app
 

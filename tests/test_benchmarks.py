@@ -34,7 +34,7 @@ def test_quick_run_writes_every_output(tmp_path: Path) -> None:
         assert (tmp_path / "results.png").read_bytes().startswith(b"\x89PNG")
     machine = results["machine"]
     assert {"cpu", "cores", "python", "implementation", "os", "versions"} <= machine.keys()
-    assert {"projection", "msgspec", "orjson", "lark"} <= machine["versions"].keys()
+    assert {"kibo-projection", "msgspec", "orjson", "lark"} <= machine["versions"].keys()
     assert [workload["key"] for workload in results["workloads"]] == ["single", "ndjson"]
 
     single, ndjson = results["workloads"]

@@ -27,6 +27,13 @@ def run(*arguments: str, stdin: bytes = b"") -> subprocess.CompletedProcess[byte
     )
 
 
+def test_version_is_the_package_version() -> None:
+    # The installed metadata gives it; test_wheel.py checks it against pyproject.toml.
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.decode() == f"projection {projection.__version__}\n"
+
+
 def test_there_is_no_bench_command() -> None:
     # The benchmarks run from a source checkout, as ``python -m benchmarks``.
     result = run("bench", "--help")

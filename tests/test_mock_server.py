@@ -241,4 +241,4 @@ def test_without_uvicorn_the_command_says_what_to_install(
 ) -> None:
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # makes ``import uvicorn`` fail
     assert main(["mock", "--port", "1"]) == 2
-    assert "pip install 'projection[server]'" in capsys.readouterr().err
+    assert "pip install 'kibo-projection[server]'" in capsys.readouterr().err
