@@ -103,3 +103,5 @@ def test_wheel_installs_and_parses_in_a_fresh_environment(tmp_path: Path) -> Non
     command = environment / "bin" / "projection"
     assert run(command, "check", "a/b, c").startswith("a(b),c\n")
     assert run(command, "--version") == f"projection {VERSION}\n"
+    # The sample generator's words ship with it.
+    assert run(command, "sample", "-n", "1").count("customerAccount") == 1
