@@ -306,10 +306,16 @@ def _verdict(mask: Mask) -> str:
 def _sample(arguments: argparse.Namespace) -> int:
     from . import kibo
 
-    if arguments.format == "json":
-        sys.stdout.buffer.write(kibo.sample_bytes(arguments.n, seed=arguments.seed) + b"\n")
-    else:
-        sys.stdout.buffer.writelines(kibo.iter_sample_lines(arguments.n, seed=arguments.seed))
+    lines = kibo.iter_sample_lines(arguments.n, seed=arguments.seed)
+    output = sys.stdout.buffer
+    if arguments.format == "ndjson":
+        output.writelines(lines)
+        return 0
+    # The same tickets as NDJSON, one array of them, written as they come: constant memory.
+    output.write(b"[")
+    for number, line in enumerate(lines):
+        output.write(line[:-1] if number == 0 else b"," + line[:-1])
+    output.write(b"]\n")
     return 0
 
 

@@ -107,17 +107,34 @@ def test_apply_says_which_line_is_invalid() -> None:
 
 
 def test_sample_and_apply_make_the_main_job() -> None:
-    sample = run("sample", "-n", "5")
+    # The README's main command: ``projection sample -n 3 | projection apply EXPR``.
+    sample = run("sample", "-n", "3")
     assert sample.returncode == 0
-    assert len(sample.stdout.splitlines()) == 5
+    assert len(sample.stdout.splitlines()) == 3
     expression = "customerAccount(contacts(address)),accessToken"
     result = run("apply", expression, stdin=sample.stdout)
     assert result.returncode == 0, result.stderr
     expected = projection.parse(expression)
-    for source, projected in zip(
-        sample.stdout.splitlines(), result.stdout.splitlines(), strict=True
-    ):
-        assert orjson.loads(projected) == expected.apply(orjson.loads(source))
+    projected = [orjson.loads(line) for line in result.stdout.splitlines()]
+    for source, value in zip(sample.stdout.splitlines(), projected, strict=True):
+        assert value == expected.apply(orjson.loads(source))
+    # It shows what the expression does: contacts with addresses, in most tickets.
+    with_addresses = [
+        value
+        for value in projected
+        if any("address" in contact for contact in value["customerAccount"]["contacts"])
+    ]
+    assert len(with_addresses) >= 2
+
+
+@pytest.mark.parametrize("seed", ["0", "7"])
+def test_sample_formats_hold_the_same_tickets(seed: str) -> None:
+    ndjson = run("sample", "-n", "300", "--seed", seed)
+    array = run("sample", "-n", "300", "--seed", seed, "--format", "json")
+    assert ndjson.returncode == array.returncode == 0
+    assert array.stdout.endswith(b"]\n")
+    assert orjson.loads(array.stdout) == [orjson.loads(line) for line in ndjson.stdout.splitlines()]
+    assert run("sample", "-n", "0", "--format", "json").stdout == b"[]\n"
 
 
 def test_apply_from_a_terminal_says_how_to_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
