@@ -13,8 +13,9 @@ from typing import Any
 
 __all__ = ["describe"]
 
+# Distribution names, as the package index knows them.
 PACKAGES = (
-    "projection",
+    "kibo-projection",
     "msgspec",
     "orjson",
     "lark",

@@ -1,4 +1,5 @@
-"""The outputs of a run: ``results.json`` (everything), ``results.md`` (tables), ``results.png``.
+"""The outputs of a run: ``results.json`` (everything), ``RESULTS.md`` (the machine, the targets
+and every table, with the chart) and ``results.png`` (the chart).
 
 The chart needs matplotlib (the ``bench`` dependency group); without it the run still writes the
 other two files and says so in them.
@@ -39,7 +40,7 @@ def write(run: Run, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     chart = directory / "results.png"
     chart_note = _chart(run.workloads, chart)
-    paths = [directory / "results.json", directory / "results.md"]
+    paths = [directory / "results.json", directory / "RESULTS.md"]
     document = dataclasses.asdict(run) | {
         "format": 1,
         "contenders": [{"name": c.name, "how": c.how} for c in CONTENDERS],
@@ -78,6 +79,8 @@ def markdown(run: Run, chart_note: str | None = None) -> str:
     ]
     if chart_note:
         lines += ["", f"No chart: {chart_note}."]
+    else:
+        lines += ["", "![Throughput per contender and workload](results.png)"]
     if run.targets:
         lines += ["", "## Targets", "", *_targets_table(run.targets)]
     for workload in run.workloads:

@@ -180,6 +180,7 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
         prog="projection",
         description="Parse Kibo responseFields expressions and project JSON payloads with them.",
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     check = commands.add_parser(
@@ -248,24 +249,26 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
         "--no-access-log", action="store_true", help="do not log each request on stdout"
     )
     mock.set_defaults(run=_mock)
+    return parser, {"check": check, "apply": apply, "sample": sample, "mock": mock}
 
-    bench = commands.add_parser(
-        "bench", help="run the benchmark harness, python -m benchmarks (from a source checkout)"
-    )
-    bench.add_argument(
-        "--quick", action="store_true", help="small inputs, few rounds: under a minute"
-    )
-    bench.add_argument(
-        "--output", metavar="DIR", help="where the results go (default: benchmarks/results/)"
-    )
-    bench.set_defaults(run=_bench)
-    return parser, {
-        "check": check,
-        "apply": apply,
-        "sample": sample,
-        "mock": mock,
-        "bench": bench,
-    }
+
+class _Version(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> NoReturn:
+        from . import __version__
+
+        print(f"projection {__version__}")
+        parser.exit()
 
 
 def _add_parse_options(command: _Parser) -> None:
@@ -385,10 +388,16 @@ def _verdict(mask: Mask) -> str:
 def _sample(arguments: argparse.Namespace) -> int:
     from . import kibo
 
-    if arguments.format == "json":
-        sys.stdout.buffer.write(kibo.sample_bytes(arguments.n, seed=arguments.seed) + b"\n")
-    else:
-        sys.stdout.buffer.writelines(kibo.iter_sample_lines(arguments.n, seed=arguments.seed))
+    lines = kibo.iter_sample_lines(arguments.n, seed=arguments.seed)
+    output = sys.stdout.buffer
+    if arguments.format == "ndjson":
+        output.writelines(lines)
+        return 0
+    # The same tickets as NDJSON, one array of them, written as they come: constant memory.
+    output.write(b"[")
+    for number, line in enumerate(lines):
+        output.write(line[:-1] if number == 0 else b"," + line[:-1])
+    output.write(b"]\n")
     return 0
 
 
@@ -400,7 +409,9 @@ def _mock(arguments: argparse.Namespace) -> int:
     try:
         import uvicorn
     except ImportError:
-        print("projection mock: needs uvicorn: pip install 'projection[server]'", file=sys.stderr)
+        print(
+            "projection mock: needs uvicorn: pip install 'kibo-projection[server]'", file=sys.stderr
+        )
         return 2
     from .mock import create_app
 
@@ -429,28 +440,6 @@ def _without_delay(descriptor: int) -> None:
     with socket.socket(fileno=os.dup(descriptor)) as listener:
         if listener.family in (socket.AF_INET, socket.AF_INET6):
             listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-# -- bench ------------------------------------------------------------------------------------
-
-
-def _bench(arguments: argparse.Namespace) -> int:
-    # The harness lives in the source tree, next to the package, and is not installed with it.
-    try:
-        from benchmarks.harness import main as run_benchmarks
-    except ModuleNotFoundError as error:
-        if error.name not in ("benchmarks", "benchmarks.harness"):
-            raise
-        print(
-            "projection bench: the benchmarks are not installed with the package; run this "
-            "from a source checkout (or there: python -m benchmarks)",
-            file=sys.stderr,
-        )
-        return 2
-    options = ["--quick"] if arguments.quick else []
-    if arguments.output is not None:
-        options += ["--output", arguments.output]
-    return run_benchmarks(options)
 
 
 # -- apply ------------------------------------------------------------------------------------

@@ -14,16 +14,16 @@ from typing import Any
 import orjson
 import pytest
 
+from benchmarks import harness
 from benchmarks.harness import main
 from benchmarks.targets import shown
-from projection import _cli as cli
 
 STATS = {"samples", "calls_per_round", "median", "minimum", "maximum", "q1", "q3", "iqr"}
 
 
 def _run(output: Path, *options: str) -> dict[str, Any]:
     assert main(["--quick", "--rounds", "2", "--output", str(output), *options]) == 0
-    assert (output / "results.md").read_text().startswith("# Benchmark results")
+    assert (output / "RESULTS.md").read_text().startswith("# Benchmark results")
     results: dict[str, Any] = orjson.loads((output / "results.json").read_bytes())
     return results
 
@@ -33,9 +33,10 @@ def test_quick_run_writes_every_output(tmp_path: Path) -> None:
     results = _run(tmp_path, "--only", "single", "ndjson", "--stream-mb", "1")
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "results.png").read_bytes().startswith(b"\x89PNG")
+        assert "](results.png)" in (tmp_path / "RESULTS.md").read_text()
     machine = results["machine"]
     assert {"cpu", "cores", "python", "implementation", "os", "versions"} <= machine.keys()
-    assert {"projection", "msgspec", "orjson", "lark"} <= machine["versions"].keys()
+    assert {"kibo-projection", "msgspec", "orjson", "lark"} <= machine["versions"].keys()
     assert [workload["key"] for workload in results["workloads"]] == ["single", "ndjson"]
 
     single, ndjson = results["workloads"]
@@ -74,18 +75,27 @@ def test_missing_peers_are_left_out_with_a_note(
     results = _run(tmp_path, "--only", "parse")
     assert not (tmp_path / "results.png").exists()
     assert "matplotlib is not installed" in results["chart"]
+    assert "No chart: matplotlib is not installed" in (tmp_path / "RESULTS.md").read_text()
     for group in results["workloads"][0]["groups"]:
         jsonmask = next(m for m in group["measurements"] if m["contender"].startswith("jsonmask"))
         assert jsonmask["stats"] is None
         assert "jsonmask is not installed" in jsonmask["note"]
 
 
-def test_bench_command_outside_a_source_checkout(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(sys.modules, "benchmarks.harness", None)
-    assert cli.main(["bench", "--quick"]) == 2
-    assert "run this from a source checkout" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("options", "record"),
+    [
+        ([], True),
+        (["--quick"], False),
+        (["--only", "parse"], False),
+        (["--rounds", "3"], False),
+        (["--tickets", "10"], False),
+        (["--stream-mb", "1"], False),
+    ],
+)
+def test_only_the_full_run_is_written_as_the_record(options: list[str], record: bool) -> None:
+    # The full run writes benchmarks/RESULTS.md and results.png; any other run, scratch files.
+    assert harness._full(harness._parser().parse_args(options)) is record
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ every outcome must be the same whatever it was.
 
 from __future__ import annotations
 
+import bisect
 import io
 import itertools
 import json
@@ -303,15 +304,20 @@ def test_stopping_early_stops_the_workers(tickets: Path) -> None:
 
 @pytest.mark.usefixtures("small_blocks")
 @pytest.mark.parametrize(
-    ("lines", "from_file", "workers_started"),
-    [(1, True, 0), (4, True, 1), (400, True, 7), (1, False, 0), (400, False, 7)],
+    ("kilobytes", "from_file", "workers_started"),
+    [(8, True, 0), (16, True, 1), (1_600, True, 7), (8, False, 0), (1_600, False, 7)],
 )
 def test_no_more_processes_start_than_there_are_blocks(
-    tmp_path: Path, lines: int, from_file: bool, workers_started: int
+    tmp_path: Path, kilobytes: int, from_file: bool, workers_started: int
 ) -> None:
     """A file's size is known; a stream that ends within its first block needs no workers."""
-    path = tmp_path / "tickets.ndjson"  # tickets of about 4 KB, blocks of 8 KB
-    path.write_bytes(b"".join(iter_sample_lines(lines, seed=3)))
+    # As many tickets (about 4 KB each, so one per KB is plenty) as fit; blocks of 8 KB.
+    size, lines = kilobytes << 10, list(iter_sample_lines(kilobytes, seed=3))
+    total = list(itertools.accumulate(map(len, lines)))
+    fitting = lines[: bisect.bisect_right(total, size)]
+    assert size - (8 << 10) < sum(map(len, fitting)) <= size
+    path = tmp_path / "tickets.ndjson"
+    path.write_bytes(b"".join(fitting))
     started = 0
     start = _bulk._Worker.__init__
 

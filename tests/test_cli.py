@@ -31,6 +31,20 @@ def run(*arguments: str, stdin: bytes = b"") -> subprocess.CompletedProcess[byte
     )
 
 
+def test_version_is_the_package_version() -> None:
+    # The installed metadata gives it; test_wheel.py checks it against pyproject.toml.
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.decode() == f"projection {projection.__version__}\n"
+
+
+def test_there_is_no_bench_command() -> None:
+    # The benchmarks run from a source checkout, as ``python -m benchmarks``.
+    result = run("bench", "--help")
+    assert result.returncode == 2
+    assert result.stdout == b""
+
+
 def test_check_prints_the_canonical_form_the_tree_and_the_paths() -> None:
     result = run("check", " customerAccount(contacts(address)), accessToken ")
     assert result.returncode == 0
@@ -97,17 +111,34 @@ def test_apply_says_which_line_is_invalid() -> None:
 
 
 def test_sample_and_apply_make_the_main_job() -> None:
-    sample = run("sample", "-n", "5")
+    # The README's main command: ``projection sample -n 3 | projection apply EXPR``.
+    sample = run("sample", "-n", "3")
     assert sample.returncode == 0
-    assert len(sample.stdout.splitlines()) == 5
+    assert len(sample.stdout.splitlines()) == 3
     expression = "customerAccount(contacts(address)),accessToken"
     result = run("apply", expression, stdin=sample.stdout)
     assert result.returncode == 0, result.stderr
     expected = projection.parse(expression)
-    for source, projected in zip(
-        sample.stdout.splitlines(), result.stdout.splitlines(), strict=True
-    ):
-        assert orjson.loads(projected) == expected.apply(orjson.loads(source))
+    projected = [orjson.loads(line) for line in result.stdout.splitlines()]
+    for source, value in zip(sample.stdout.splitlines(), projected, strict=True):
+        assert value == expected.apply(orjson.loads(source))
+    # It shows what the expression does: contacts with addresses, in most tickets.
+    with_addresses = [
+        value
+        for value in projected
+        if any("address" in contact for contact in value["customerAccount"]["contacts"])
+    ]
+    assert len(with_addresses) >= 2
+
+
+@pytest.mark.parametrize("seed", ["0", "7"])
+def test_sample_formats_hold_the_same_tickets(seed: str) -> None:
+    ndjson = run("sample", "-n", "300", "--seed", seed)
+    array = run("sample", "-n", "300", "--seed", seed, "--format", "json")
+    assert ndjson.returncode == array.returncode == 0
+    assert array.stdout.endswith(b"]\n")
+    assert orjson.loads(array.stdout) == [orjson.loads(line) for line in ndjson.stdout.splitlines()]
+    assert run("sample", "-n", "0", "--format", "json").stdout == b"[]\n"
 
 
 def test_apply_from_a_terminal_says_how_to_use_it(monkeypatch: pytest.MonkeyPatch) -> None:

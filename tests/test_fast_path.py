@@ -103,22 +103,23 @@ def test_keys_are_written_as_standard_json_strings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("data", "pos"),
     [
-        (b'{"a": 1,, "b": 2}', "invalid JSON at byte 8: "),
-        (b'{"a": [1, 2}', "invalid JSON at byte 11: expected ',' or ']'"),
-        (b'{"a": 1} x', "invalid JSON at byte 9: trailing characters"),
-        (b'{"a": [1, 2', "invalid JSON at byte 11: input data was truncated"),
-        (b"", "invalid JSON at byte 0: input data was truncated"),
+        (b'{"a": 1,, "b": 2}', 8),
+        (b'{"a": [1, 2}', 11),
+        (b'{"a": 1} x', 9),
+        (b'{"a": [1, 2', 11),
+        (b"", 0),
     ],
 )
-def test_invalid_json_says_where(data: bytes, message: str) -> None:
+def test_invalid_json_says_where(data: bytes, pos: int) -> None:
     for parsed in (projection.parse("a"), projection.parse("-b")):
         with pytest.raises(PayloadError) as caught:
             parsed.project(data)
-        # The typed and the generic decoder may word the fault differently, never place it so.
-        assert str(caught.value).startswith(message)
-        assert caught.value.pos == int(message.split()[4].rstrip(":"))
+        # The typed and the generic decoder may word the fault differently, never place it so;
+        # the wording after the colon is the decoder's, and changes with its version.
+        assert str(caught.value).startswith(f"invalid JSON at byte {pos}: ")
+        assert caught.value.pos == pos
 
 
 def test_nesting_too_deep_for_the_decoder_is_a_payload_error() -> None:
@@ -171,7 +172,7 @@ def test_project_lines_names_the_invalid_line() -> None:
         next(lines)
     assert caught.value.line == 3
     assert caught.value.pos == 8
-    assert str(caught.value) == "line 3: invalid JSON at byte 8: trailing comma in object"
+    assert str(caught.value).startswith("line 3: invalid JSON at byte 8: ")
 
 
 def test_the_kibo_collection_envelope() -> None:

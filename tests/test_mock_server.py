@@ -36,7 +36,8 @@ def port() -> Iterator[int]:
 def test_a_port_in_use_is_refused_at_once() -> None:
     with (
         running() as taken,
-        pytest.raises(OSError, match="in use") as raised,
+        # The system's words for the fault vary; its number does not.
+        pytest.raises(OSError, match=rf"^\[Errno {errno.EADDRINUSE}\]") as raised,
         running(port=taken.port),
     ):
         pass
@@ -45,7 +46,7 @@ def test_a_port_in_use_is_refused_at_once() -> None:
 
 def test_a_server_that_exits_says_what_it_printed() -> None:
     with (
-        pytest.raises(RuntimeError, match=r"(?s)exited with status 2:.*--seed: invalid int"),
+        pytest.raises(RuntimeError, match=r"(?s)exited with status 2:.*--seed"),
         running(seed="many"),  # type: ignore[arg-type]
     ):
         pass
@@ -240,4 +241,4 @@ def test_without_uvicorn_the_command_says_what_to_install(
 ) -> None:
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # makes ``import uvicorn`` fail
     assert main(["mock", "--port", "1"]) == 2
-    assert "pip install 'projection[server]'" in capsys.readouterr().err
+    assert "pip install 'kibo-projection[server]'" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The wheel carries the grammar, its tables and the command: in a fresh environment, all work."""
+"""The wheel is ``kibo-projection`` and carries the grammar, its tables and the command: in a fresh
+environment, all work and say their version."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import venv
 import zipfile
 from pathlib import Path
@@ -17,8 +19,10 @@ from tests.test_grammar_tables import saved_with
 
 ROOT = Path(__file__).resolve().parent.parent
 
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+
 CHECK = """
-import pathlib, sys
+import importlib.metadata, pathlib, sys
 import projection
 from projection import _grammar
 installed = pathlib.Path(projection.__file__).resolve()
@@ -26,6 +30,8 @@ assert installed.is_relative_to(pathlib.Path(sys.prefix).resolve()), installed
 assert (installed.parent / "_data" / "responsefields.lark").is_file()
 print(projection.parse("customerAccount(contacts(address)), accessToken"))
 print(_grammar._parser().source_path)
+print(importlib.metadata.distribution("kibo-projection").metadata["Name"])
+print(projection.__version__)
 """
 
 
@@ -36,7 +42,8 @@ def test_wheel_installs_and_parses_in_a_fresh_environment(tmp_path: Path) -> Non
         check=True,
         timeout=300,
     )
-    (wheel,) = tmp_path.glob("projection-*.whl")
+    # The distribution's own name, normalized as wheels spell it; the import package inside.
+    (wheel,) = tmp_path.glob("kibo_projection-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert {
             "projection/_data/responsefields.lark",
@@ -84,8 +91,10 @@ def test_wheel_installs_and_parses_in_a_fresh_environment(tmp_path: Path) -> Non
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    canonical, source = run(python, "-c", CHECK).splitlines()
+    canonical, source, name, installed = run(python, "-c", CHECK).splitlines()
     assert canonical == "customerAccount(contacts(address)),accessToken"
+    assert name == "kibo-projection"
+    assert installed == VERSION
     # The saved tables are loaded, unless saved with another lark than this one (see
     # test_grammar_tables.py): then lark builds them.
     version, _ = saved_with()
@@ -93,3 +102,6 @@ def test_wheel_installs_and_parses_in_a_fresh_environment(tmp_path: Path) -> Non
     # The console script the wheel installs.
     command = environment / "bin" / "projection"
     assert run(command, "check", "a/b, c").startswith("a(b),c\n")
+    assert run(command, "--version") == f"projection {VERSION}\n"
+    # The sample generator's words ship with it.
+    assert run(command, "sample", "-n", "1").count("customerAccount") == 1

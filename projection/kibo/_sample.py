@@ -1,15 +1,18 @@
 """Realistic, deterministic CustomerAuthTicket samples for tests, benchmarks and the mock server.
 
-The same ``seed`` always gives the same tickets and the same bytes: all randomness comes from a
-``random.Random`` seeded per call, never from the global generator or the clock.
+One table, ``_FIELDS``, draws every field of every model, keyed by the model and the field's name;
+names that are not fields draw facts that several fields share (a shopper's country). The same
+``seed`` always gives the same tickets and the same bytes: every draw comes from one seeded
+``random.Random``, never from the global generator or the clock.
 """
 
 import base64
 import datetime
 import random
 import unicodedata
-from collections.abc import Callable, Iterator
-from typing import Literal, NamedTuple
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -39,309 +42,85 @@ _ISSUED_END = datetime.datetime(2025, 6, 30, tzinfo=_UTC)
 # one compression window or cache line, few enough to build in well under a second.
 _LINE_POOL = 256
 
+_T = TypeVar("_T")
+_M = TypeVar("_M", bound=msgspec.Struct)
 
-class _Place(NamedTuple):
+
+# -- the words samples are made of (_words.json) -------------------------------------------------
+
+
+class _Place(msgspec.Struct, frozen=True, array_like=True):
     city: str
     state: str
     postal: str  # "#" is a digit, "@" an upper-case letter
 
 
-class _Country(NamedTuple):
+class _Country(msgspec.Struct, frozen=True):
     code: str
     weight: int
     locale: str
     currency: str
     phone: str
+    street_format: str
     first_names: tuple[str, ...]
     last_names: tuple[str, ...]
     places: tuple[_Place, ...]
     streets: tuple[str, ...]
-    street_format: str
 
 
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(text.split(", "))
-
-
-_COUNTRIES = (
-    _Country(
-        code="US",
-        weight=50,
-        locale="en-US",
-        currency="USD",
-        phone="(###) 555-0###",
-        first_names=_words(
-            "James, Mary, Olivia, Liam, Emma, Noah, Ava, Ethan, Sophia, Mason, Harper, Lucas, "
-            "Chloé, Zoë, Wei, Aaliyah, Mateo"
-        ),
-        last_names=_words(
-            "Smith, Johnson, Williams, Brown, Garcia, Miller, Davis, Rodriguez, Martinez, Nguyen, "
-            "O'Brien, Kowalski, Anderson, Thompson, 王"
-        ),
-        places=(
-            _Place("New York", "NY", "100##"),
-            _Place("Austin", "TX", "787##"),
-            _Place("Seattle", "WA", "981##"),
-            _Place("Chicago", "IL", "606##"),
-            _Place("Denver", "CO", "802##"),
-            _Place("Boston", "MA", "021##"),
-            _Place("San Diego", "CA", "921##"),
-            _Place("Atlanta", "GA", "303##"),
-        ),
-        streets=_words("Maple Ave, Oak St, Pine St, Cedar Ln, Elm St, Main St, Lakeview Dr"),
-        street_format="{number} {street}",
-    ),
-    _Country(
-        code="CA",
-        weight=10,
-        locale="fr-CA",
-        currency="CAD",
-        phone="(###) 555-0###",
-        first_names=_words("Émilie, Jérôme, Gabrielle, Noah, Chloé, Félix, Olivia, Mathis"),
-        last_names=_words("Tremblay, Gagnon, Roy, Côté, Bélanger, Lévesque, Smith, Chen"),
-        places=(
-            _Place("Toronto", "ON", "M#@ #@#"),
-            _Place("Montréal", "QC", "H#@ #@#"),
-            _Place("Vancouver", "BC", "V#@ #@#"),
-            _Place("Québec", "QC", "G#@ #@#"),
-        ),
-        streets=_words("Rue Sainte-Catherine, Yonge St, Queen St W, Rue Saint-Denis, Bay St"),
-        street_format="{number} {street}",
-    ),
-    _Country(
-        code="GB",
-        weight=10,
-        locale="en-GB",
-        currency="GBP",
-        phone="+44 20 7946 0###",
-        first_names=_words("Oliver, Amelia, George, Isla, Harry, Ava, Jack, Siân, Niamh"),
-        last_names=_words("Smith, Jones, Taylor, Brown, Wilson, Evans, Davies, Ó Súilleabháin"),
-        places=(
-            _Place("London", "England", "SW# #@@"),
-            _Place("Manchester", "England", "M## #@@"),
-            _Place("Edinburgh", "Scotland", "EH# #@@"),
-            _Place("Cardiff", "Wales", "CF## #@@"),
-        ),
-        streets=_words("High Street, Baker Street, Station Road, Church Lane, Victoria Road"),
-        street_format="{number} {street}",
-    ),
-    _Country(
-        code="DE",
-        weight=8,
-        locale="de-DE",
-        currency="EUR",
-        phone="+49 30 ########",
-        first_names=_words("Jürgen, Lukas, Sophie, Björn, Jörg, Mia, Leon, Hannah, Uwe"),
-        last_names=_words("Müller, Schröder, Weiß, Hoffmann, Groß, Schmidt, Köhler, Becker"),
-        places=(
-            _Place("Berlin", "BE", "10###"),
-            _Place("München", "BY", "80###"),
-            _Place("Köln", "NW", "50###"),
-            _Place("Düsseldorf", "NW", "40###"),
-        ),
-        streets=_words("Hauptstraße, Schloßallee, Gartenweg, Bahnhofstraße, Lindenstraße"),
-        street_format="{street} {number}",
-    ),
-    _Country(
-        code="FR",
-        weight=7,
-        locale="fr-FR",
-        currency="EUR",
-        phone="+33 1 ## ## ## ##",
-        first_names=_words("Léa, François, Hélène, Anaïs, Théo, Maël, Camille, Loïc"),
-        last_names=_words("Dubois, Lefèvre, Moreau, Girard, Bonnet, Faure, Mercier, Rousseau"),
-        places=(
-            _Place("Paris", "IDF", "750##"),
-            _Place("Lyon", "ARA", "6900#"),
-            _Place("Marseille", "PAC", "130##"),
-            _Place("Nantes", "PDL", "440##"),
-        ),
-        streets=_words(
-            "rue de Rivoli, avenue des Champs-Élysées, boulevard Haussmann, rue Lafayette"
-        ),
-        street_format="{number} {street}",
-    ),
-    _Country(
-        code="ES",
-        weight=5,
-        locale="es-ES",
-        currency="EUR",
-        phone="+34 91 ### ## ##",
-        first_names=_words("José, Begoña, Iñigo, María, Lucía, Álvaro, Nuria, Sergio"),
-        last_names=_words("Núñez, Peña, Muñoz, García, Ibáñez, Fernández, Castaño, López"),
-        places=(
-            _Place("Madrid", "MD", "280##"),
-            _Place("Barcelona", "CT", "080##"),
-            _Place("A Coruña", "GA", "150##"),
-            _Place("Sevilla", "AN", "410##"),
-        ),
-        streets=_words("Calle de Alcalá, Avinguda Diagonal, Calle Mayor, Paseo de la Castellana"),
-        street_format="{street} {number}",
-    ),
-    _Country(
-        code="NO",
-        weight=5,
-        locale="nb-NO",
-        currency="NOK",
-        phone="+47 ## ## ## ##",
-        first_names=_words("Søren, Ørjan, Åse, Kjersti, Sigrid, Håkon, Ingrid, Magnus"),
-        last_names=_words("Løvås, Hansen, Bjørnstad, Sæther, Johansen, Økland, Berg, Dahl"),
-        places=(
-            _Place("Oslo", "Oslo", "0###"),
-            _Place("Tromsø", "Troms", "9###"),
-            _Place("Bergen", "Vestland", "5###"),
-            _Place("Trondheim", "Trøndelag", "7###"),
-        ),
-        streets=_words("Karl Johans gate, Storgata, Bryggen, Løkkeveien, Strandgaten"),
-        street_format="{street} {number}",
-    ),
-    _Country(
-        code="JP",
-        weight=5,
-        locale="ja-JP",
-        currency="JPY",
-        phone="03-####-####",
-        first_names=_words("太郎, 花子, 翔, 美咲, 健一, さくら, Yuki, Haruto"),
-        last_names=_words("山田, 佐藤, 鈴木, 高橋, 田中, Watanabe, Ito, 中村"),
-        places=(
-            _Place("渋谷区", "東京都", "150-####"),
-            _Place("Osaka", "Osaka", "530-####"),
-            _Place("京都市", "京都府", "600-####"),
-            _Place("Sapporo", "Hokkaido", "060-####"),
-        ),
-        streets=_words("神南1丁目, 道玄坂2丁目, 梅田3丁目, Minato-ku Roppongi 6-chome"),
-        street_format="{street} {number}",
-    ),
-)
-_COUNTRY_WEIGHTS = tuple(c.weight for c in _COUNTRIES)
-
-_EMAIL_DOMAINS = _words(
-    "gmail.com, yahoo.com, outlook.com, icloud.com, hotmail.com, proton.me, web.de, orange.fr, "
-    "hotmail.co.uk, yahoo.co.jp, online.no, telefonica.net"
-)
-_ADDRESS2 = _words("Apt 4B, Suite 200, Unit 12, Floor 3, Apt 1107, Room 5, Bldg C")
-_LABELS = _words("Home, Work, Mum's place, Cabin, Office, Gift address")
-_COMPANIES = (
-    "Acme Outdoor Supply",
-    "Nordlys AS",
-    "Müller & Söhne GmbH",
-    "Café Lumière SARL",
-    "Blue Harbor Logistics",
-    "株式会社サクラ",
-    "Pinecrest Hardware LLC",
-    "Iberia Textil S.L.",
-)
-_CUSTOMER_SETS = ("default", "default", "default", "default", "outlet", "wholesale", "employees")
-_NOTE_SENTENCES = (
-    "Customer called about a delayed shipment.",
-    "Prefers delivery after 5 pm on weekdays.",
-    "Requested a refund for a damaged item; approved.",
-    "VIP event invitation sent for the spring collection.",
-    "Asked to be removed from SMS campaigns.",
-    "Gift wrapping requested for all orders.",
-    "Address verified by phone.",
-    "Loyalty points adjusted after a price-match request.",
-    "Returned two items in size M, exchanged for L.",
-    "Client a demandé une facture en français.",
-    "Kunde wünscht Lieferung an die Packstation.",
-    "配送は午前中を希望。",
-)
-
-
-class _Segment(NamedTuple):
+class _Segment(msgspec.Struct, frozen=True, array_like=True):
     id: int
     code: str
     name: str
     description: str | None
 
 
-_SEGMENTS = (
-    _Segment(1, "VIP", "VIP customers", "Top 2% of customers by annual spend."),
-    _Segment(2, "NEWSLETTER", "Newsletter subscribers", "Opted in to the weekly email."),
-    _Segment(3, "LAPSED", "Lapsed buyers", "No order in the last 12 months."),
-    _Segment(4, "EMPLOYEE", "Employees", None),
-    _Segment(5, "WHOLESALE", "Wholesale accounts", "Net-30 terms; tax exempt where certified."),
-    _Segment(6, "FIRST_ORDER", "First-time buyers", None),
-    _Segment(7, "HIGH_RETURNS", "High return rate", "Return rate above 35% over 6 months."),
-    _Segment(8, "LOYALTY_GOLD", "Loyalty Gold", "Gold tier in the rewards programme."),
-)
+class _Words(msgspec.Struct, frozen=True):
+    countries: tuple[_Country, ...]
+    email_domains: tuple[str, ...]
+    address_lines: tuple[str, ...]
+    labels: tuple[str, ...]
+    companies: tuple[str, ...]
+    customer_sets: tuple[str, ...]
+    note_sentences: tuple[str, ...]
+    segments: tuple[_Segment, ...]
+
+
+_WORDS = msgspec.json.decode(Path(__file__).with_name("_words.json").read_bytes(), type=_Words)
+_COUNTRY_WEIGHTS = tuple(country.weight for country in _WORDS.countries)
 
 _JSON = str | int | float | bool
+_CATEGORIES = ("Outdoor", "Footwear", "Kitchen", "Kids", "Électronique", "Garden", "Sale", "Books")
 
-
-def _tier(rng: random.Random) -> list[_JSON]:
-    return [rng.choice(("Bronze", "Silver", "Gold", "Platinum"))]
-
-
-def _points(rng: random.Random) -> list[_JSON]:
-    return [rng.randrange(0, 250_000)]
-
-
-def _flag(rng: random.Random) -> list[_JSON]:
-    return [rng.random() < 0.5]
-
-
-def _store(rng: random.Random) -> list[_JSON]:
-    return [f"STORE-{rng.randrange(1, 900):04d}"]
-
-
-def _shoe_size(rng: random.Random) -> list[_JSON]:
-    return [rng.randrange(72, 96) / 2]
-
-
-def _categories(rng: random.Random) -> list[_JSON]:
-    names = ("Outdoor", "Footwear", "Kitchen", "Kids", "Électronique", "Garden", "Sale", "Books")
-    return list(rng.sample(names, rng.randint(1, 3)))
-
-
-def _birth_year(rng: random.Random) -> list[_JSON]:
-    return [rng.randrange(1940, 2007)]
-
-
-def _credit_limit(rng: random.Random) -> list[_JSON]:
-    return [round(rng.uniform(500, 25_000), 2)]
-
-
-def _survey(rng: random.Random) -> list[_JSON]:
-    return [
-        rng.choice(("email", "store", "social")),
-        rng.randint(1, 10),
-        rng.random() < 0.5,
-        round(rng.uniform(1, 5), 1),
-    ]
-
-
-# (attributeDefinitionId, fullyQualifiedName, values) for a tenant's custom customer attributes.
+# A tenant's custom customer attributes: (attributeDefinitionId, fullyQualifiedName, values).
 _ATTRIBUTES: tuple[tuple[int, str, Callable[[random.Random], list[_JSON]]], ...] = (
-    (2, "tenant~loyalty-tier", _tier),
-    (3, "tenant~loyalty-points", _points),
-    (4, "tenant~newsletter-opt-in", _flag),
-    (5, "tenant~preferred-store", _store),
-    (6, "tenant~shoe-size", _shoe_size),
-    (7, "tenant~favourite-categories", _categories),
-    (8, "tenant~birth-year", _birth_year),
-    (9, "tenant~credit-limit", _credit_limit),
-    (10, "tenant~survey-answers", _survey),
-    (11, "tenant~sms-consent", _flag),
+    (2, "tenant~loyalty-tier", lambda r: [r.choice(("Bronze", "Silver", "Gold", "Platinum"))]),
+    (3, "tenant~loyalty-points", lambda r: [r.randrange(0, 250_000)]),
+    (4, "tenant~newsletter-opt-in", lambda r: [r.random() < 0.5]),
+    (5, "tenant~preferred-store", lambda r: [f"STORE-{r.randrange(1, 900):04d}"]),
+    (6, "tenant~shoe-size", lambda r: [r.randrange(72, 96) / 2]),
+    (7, "tenant~favourite-categories", lambda r: r.sample(_CATEGORIES, r.randint(1, 3))),
+    (8, "tenant~birth-year", lambda r: [r.randrange(1940, 2007)]),
+    (9, "tenant~credit-limit", lambda r: [round(r.uniform(500, 25_000), 2)]),
+    (
+        10,
+        "tenant~survey-answers",
+        lambda r: [
+            r.choice(("email", "store", "social")),
+            r.randint(1, 10),
+            r.random() < 0.5,
+            round(r.uniform(1, 5), 1),
+        ],
+    ),
+    (11, "tenant~sms-consent", lambda r: [r.random() < 0.5]),
 )
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+# -- drawing -------------------------------------------------------------------------------------
 
 
-def _access_token(rng: random.Random) -> str:
-    # Opaque like Kibo's: 200 to 280 characters of standard base64.
-    return base64.b64encode(rng.randbytes(rng.randint(150, 210))).decode("ascii")
-
-
-def _ascii_slug(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return "".join(ch for ch in decomposed.lower() if ch.isalnum())
-
-
-class _Generator:
-    """One stream of tickets; every draw goes through ``self.rng`` so a seed fixes everything."""
+class _Stream:
+    """One stream of tickets: its random generator, and the tenant and site they all belong to."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -351,10 +130,49 @@ class _Generator:
         self.key_id = f"{rng.getrandbits(160):040x}"
         self.staff = tuple(f"{rng.getrandbits(128):032x}" for _ in range(4))
 
-    def hex32(self) -> str:
-        return f"{self.rng.getrandbits(128):032x}"
+    def ticket(self, **facts: Any) -> CustomerAuthTicket:
+        """The next ticket; ``facts`` (``issued``, ``anonymous``) are given, not drawn."""
+        scope = _Scope()
+        scope.rng, scope.stream = self.rng, self
+        return scope.build(CustomerAuthTicket, **facts)
+
+
+class _Scope(dict[str, Any]):
+    """What a field is drawn from: the stream's generator, and the fields and facts drawn so far
+    for the object being built and for the objects it is inside of (its own first).
+
+    A dict, copied for each object: a field reads what it depends on at the speed of a dict.
+    """
+
+    __slots__ = ("rng", "stream")
+    rng: random.Random
+    stream: _Stream
+
+    def build(self, model: type[_M], **facts: Any) -> _M:
+        """A ``model`` with every field drawn by its entry in ``_FIELDS``, in the table's order."""
+        scope = _Scope(self)
+        scope.update(facts)
+        scope.rng, scope.stream = self.rng, self.stream
+        for name, draw in _FIELDS[model].items():
+            if name not in facts:
+                scope[name] = draw(scope)
+        return model(**{name: scope[name] for name in model.__struct_fields__})
+
+    def audit(self, start: datetime.datetime, owner: str | None) -> AuditInfo:
+        return self.build(AuditInfo, start=start, owner=owner)
+
+    def chance(self, probability: float) -> bool:
+        return self.rng.random() < probability
+
+    def pick(self, options: Sequence[_T]) -> _T:
+        return self.rng.choice(options)
+
+    def between(self, start: datetime.datetime, end: datetime.datetime) -> datetime.datetime:
+        span = int((end - start).total_seconds() * 1_000_000)
+        return start + datetime.timedelta(microseconds=self.rng.randrange(max(span, 1)))
 
     def fill(self, pattern: str) -> str:
+        """``pattern`` with each ``#`` a random digit and each ``@`` a random capital letter."""
         rng = self.rng
         out = []
         for ch in pattern:
@@ -366,250 +184,267 @@ class _Generator:
                 out.append(ch)
         return "".join(out)
 
-    def between(self, start: datetime.datetime, end: datetime.datetime) -> datetime.datetime:
-        span = int((end - start).total_seconds() * 1_000_000)
-        return start + datetime.timedelta(microseconds=self.rng.randrange(max(span, 1)))
+    def hex32(self) -> str:
+        return f"{self.rng.getrandbits(128):032x}"
 
-    def audit(
-        self, start: datetime.datetime, end: datetime.datetime, owner: str | None
-    ) -> AuditInfo:
-        created = self.between(start, end)
-        rng = self.rng
-        return AuditInfo(
-            createBy=owner if owner is not None and rng.random() < 0.7 else rng.choice(self.staff),
-            createDate=created,
-            updateBy=None if rng.random() < 0.15 else rng.choice((owner, *self.staff)),
-            updateDate=self.between(created, end),
-        )
+    def country(self) -> _Country:
+        return self.rng.choices(_WORDS.countries, _COUNTRY_WEIGHTS)[0]
 
     def email(self, first: str, last: str) -> str:
-        rng = self.rng
         f, la = _ascii_slug(first), _ascii_slug(last)
         if not f or not la:
-            local = f"user{rng.randrange(10_000, 10_000_000)}"
+            local = f"user{self.rng.randrange(10_000, 10_000_000)}"
         else:
-            local = rng.choice(
-                (f"{f}.{la}", f"{f}{la}{rng.randrange(1, 99)}", f"{f[0]}.{la}", f"{la}.{f}")
-            )
-        return f"{local}@{rng.choice(_EMAIL_DOMAINS)}"
+            number = self.rng.randrange(1, 99)
+            local = self.pick((f"{f}.{la}", f"{f}{la}{number}", f"{f[0]}.{la}", f"{la}.{f}"))
+        return f"{local}@{self.pick(_WORDS.email_domains)}"
 
-    def phones(self, country: _Country) -> Phone | msgspec.UnsetType | None:
-        rng = self.rng
-        roll = rng.random()
-        if roll < 0.1:
-            return None
-        if roll < 0.2:
-            return msgspec.UNSET
-        numbers: dict[str, str | None] = {}
-        for kind in ("home", "mobile", "work"):
-            roll = rng.random()
-            if roll < 0.5:
-                numbers[kind] = self.fill(country.phone)
-            elif roll < 0.8:
-                numbers[kind] = None
-        return Phone(**numbers)
+    def count(self, weights: Sequence[int]) -> int:
+        """How many of something: 0, 1, 2, ... with these weights."""
+        return self.rng.choices(range(len(weights)), weights)[0]
 
-    def address(self, country: _Country) -> Address:
-        rng = self.rng
-        place = rng.choice(country.places)
-        street = country.street_format.format(
-            number=rng.randrange(1, 9_999), street=rng.choice(country.streets)
-        )
-        has_line2 = rng.random() < 0.35
-        return Address(
-            address1=street,
-            address2=rng.choice(_ADDRESS2) if has_line2 else None,
-            address3="c/o Reception" if has_line2 and rng.random() < 0.1 else None,
-            address4=None,
-            addressType=rng.choice(("Residential", "Residential", "Commercial")),
-            cityOrTown=place.city,
-            countryCode=country.code,
-            isValidated=rng.random() < 0.7,
-            postalOrZipCode=self.fill(place.postal),
-            stateOrProvince=place.state,
-        )
 
-    def contact(
-        self,
-        index: int,
-        account_id: int,
-        country: _Country,
-        names: tuple[str, str],
-        email: str | None,
-        since: datetime.datetime,
-        issued: datetime.datetime,
-        owner: str,
-    ) -> CustomerContact:
-        rng = self.rng
-        if index > 0 and rng.random() < 0.4:
-            # A gift recipient or a relative, possibly living abroad.
-            country = rng.choices(_COUNTRIES, _COUNTRY_WEIGHTS)[0]
-            names = (rng.choice(country.first_names), rng.choice(country.last_names))
-            email = None if rng.random() < 0.5 else self.email(*names)
-        primary = index == 0
-        types = [ContactType(isPrimary=primary, name="Billing")]
-        if rng.random() < 0.6:
-            types.append(ContactType(isPrimary=primary, name="Shipping"))
-        middle = rng.random()
-        return CustomerContact(
-            accountId=account_id,
-            address=self.address(country),
-            auditInfo=self.audit(since, issued, owner),
-            companyOrOrganization=rng.choice(_COMPANIES) if rng.random() < 0.1 else None,
-            email=email,
-            faxNumber=self.fill(country.phone) if rng.random() < 0.05 else None,
-            firstName=names[0],
-            id=rng.randrange(1, 5_000_000),
-            label=rng.choice(_LABELS) if rng.random() < 0.4 else None,
-            lastNameOrSurname=names[1],
-            middleNameOrInitial=(
-                None if middle < 0.7 else f"{chr(65 + rng.randrange(26))}." if middle < 0.9 else ""
-            ),
-            phoneNumbers=self.phones(country),
-            types=tuple(types),
-        )
+def _ascii_slug(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return "".join(ch for ch in decomposed.lower() if ch.isalnum())
 
-    def jwt(self, account_id: int, user_id: str, anonymous: bool, issued: int) -> str:
-        rng = self.rng
-        header = {"alg": "RS256", "kid": self.key_id, "typ": "JWT"}
-        claims = {
-            "https://www.kibocommerce.com/app_claims": {
-                "ssl": "1",
-                "ept": issued + 3600,
-                "buid": self.hex32(),
-                "tid": str(self.tenant),
-                "siid": str(self.site),
-                "bsid": "0",
-                "ano": str(anonymous),
-            },
-            "https://www.kibocommerce.com/user_claims": {
-                "aid": account_id,
-                "uid": user_id,
-                "anon": anonymous,
-            },
-            "iss": "https://www.kibocommerce.com",
-            "aud": f"https://t{self.tenant}-s{self.site}.sandbox.mozu.com",
-            "iat": issued,
-            "nbf": issued,
-            "exp": issued + 3600,
-        }
-        return ".".join(
-            (
-                _b64url(_ENCODER.encode(header)),
-                _b64url(_ENCODER.encode(claims)),
-                _b64url(rng.randbytes(256)),
-            )
-        )
 
-    def ticket(
-        self, *, issued: datetime.datetime | None = None, anonymous: bool | None = None
-    ) -> CustomerAuthTicket:
-        rng = self.rng
-        # Given arguments skip their draws; left out, the draws (and so the samples) are as ever.
-        if issued is None:
-            issued = self.between(_ISSUED_START, _ISSUED_END)
-        since = self.between(_EPOCH_START, issued - datetime.timedelta(days=1))
-        if anonymous is None:
-            anonymous = rng.random() < 1 / 3
-        country = rng.choices(_COUNTRIES, _COUNTRY_WEIGHTS)[0]
-        account_id = rng.randrange(1_000, 10_000_000)
-        user_id = self.hex32()
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
-        first: str | None = None
-        last: str | None = None
-        email: str | None = None
-        contacts: tuple[CustomerContact, ...] = ()
-        notes: tuple[CustomerNote, ...] = ()
-        segments: tuple[CustomerSegment, ...] = ()
-        # Shoppers who never signed in carry only what the storefront tracked about them.
-        attribute_count = rng.randint(0, 2) if anonymous else rng.randint(0, 6)
-        if not anonymous:
-            first, last = rng.choice(country.first_names), rng.choice(country.last_names)
-            email = self.email(first, last)
-            contacts = tuple(
-                self.contact(i, account_id, country, (first, last), email, since, issued, user_id)
-                for i in range(rng.choices((0, 1, 2, 3, 4), (25, 35, 22, 12, 6))[0])
-            )
-            notes = tuple(
-                CustomerNote(
-                    auditInfo=self.audit(since, issued, None),
-                    content=" ".join(rng.sample(_NOTE_SENTENCES, rng.randint(1, 2))),
-                    id=rng.randrange(1, 1_000_000),
-                )
-                for _ in range(rng.choices((0, 1, 2, 3), (40, 30, 20, 10))[0])
-            )
-            segments = tuple(
-                CustomerSegment(
-                    auditInfo=self.audit(_EPOCH_START, issued, None),
-                    code=s.code,
-                    description=s.description,
-                    id=s.id,
-                    name=s.name,
-                )
-                for s in rng.sample(_SEGMENTS, rng.choices((0, 1, 2, 3), (40, 35, 17, 8))[0])
-            )
-        attributes = tuple(
-            CustomerAttribute(
-                attributeDefinitionId=definition_id,
-                auditInfo=self.audit(since, issued, user_id),
-                fullyQualifiedName=name,
-                values=tuple(make(rng)),
-            )
-            for definition_id, name, make in rng.sample(_ATTRIBUTES, attribute_count)
-        )
 
-        orders = 0 if anonymous or rng.random() < 0.2 else rng.randint(1, 60)
-        b2b = not anonymous and rng.random() < 0.1
-        account = CustomerAccount(
-            accountType="B2B" if b2b else "B2C",
-            attributes=attributes,
-            auditInfo=self.audit(since, issued, user_id),
-            commerceSummary=CommerceSummary(
-                lastOrderDate=self.between(since, issued) if orders else None,
-                orderCount=orders,
-                totalOrderAmount=CurrencyAmount(
-                    amount=round(orders * rng.uniform(15, 180), 2),
-                    currencyCode=country.currency,
-                ),
-                visitsCount=orders + rng.randrange(1, 300),
-                wishlistCount=0 if anonymous else rng.randrange(0, 12),
-            ),
-            companyOrOrganization=rng.choice(_COMPANIES) if b2b else None,
-            contacts=contacts,
-            customerSet=rng.choice(_CUSTOMER_SETS),
-            customerSinceDate=since,
-            externalId=f"CRM-{rng.randrange(10**7):07d}" if rng.random() < 0.2 else None,
-            id=account_id,
-            migrationRequired=rng.random() < 0.03,
-            notes=notes,
-            segments=segments,
-            taxExempt=b2b and rng.random() < 0.5,
-            taxId=self.fill(f"{country.code}#########") if b2b else None,
-            acceptsMarketing=not anonymous and rng.random() < 0.45,
-            emailAddress=email,
-            firstName=first,
-            hasExternalPassword=rng.random() < 0.05,
-            isActive=rng.random() < 0.97,
-            isAnonymous=anonymous,
-            isLocked=rng.random() < 0.02,
-            last2FaDate=(
-                self.between(since, issued) if not anonymous and rng.random() < 0.2 else None
-            ),
-            lastName=last,
-            localeCode=country.locale,
-            userId=user_id,
-            userName=email if email is None or rng.random() < 0.8 else email.split("@")[0],
-        )
-        return CustomerAuthTicket(
-            accessToken=_access_token(rng),
-            accessTokenExpiration=issued + datetime.timedelta(hours=1),
-            customerAccount=account,
-            jwtAccessToken=self.jwt(account_id, user_id, anonymous, int(issued.timestamp())),
-            refreshToken=self.hex32(),
-            refreshTokenExpiration=issued + datetime.timedelta(days=30),
-            requires2FA=rng.random() < 0.05,
-            userId=user_id,
-        )
+def _access_token(rng: random.Random) -> str:
+    # Opaque like Kibo's: 200 to 280 characters of standard base64.
+    return base64.b64encode(rng.randbytes(rng.randint(150, 210))).decode("ascii")
+
+
+def _jwt(s: _Scope) -> str:
+    stream, issued = s.stream, int(s["issued"].timestamp())
+    header = {"alg": "RS256", "kid": stream.key_id, "typ": "JWT"}
+    claims = {
+        "https://www.kibocommerce.com/app_claims": {
+            "ssl": "1",
+            "ept": issued + 3600,
+            "buid": s.hex32(),
+            "tid": str(stream.tenant),
+            "siid": str(stream.site),
+            "bsid": "0",
+            "ano": str(s["anonymous"]),
+        },
+        "https://www.kibocommerce.com/user_claims": {
+            "aid": s["account_id"],
+            "uid": s["user_id"],
+            "anon": s["anonymous"],
+        },
+        "iss": "https://www.kibocommerce.com",
+        "aud": f"https://t{stream.tenant}-s{stream.site}.sandbox.mozu.com",
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + 3600,
+    }
+    signature = s.rng.randbytes(256)
+    return ".".join(map(_b64url, (_ENCODER.encode(header), _ENCODER.encode(claims), signature)))
+
+
+def _attributes(s: _Scope) -> tuple[CustomerAttribute, ...]:
+    # Shoppers who never signed in carry only what the storefront tracked about them.
+    count = s.rng.randint(0, 2) if s["anonymous"] else s.rng.randint(0, 6)
+    definitions = s.rng.sample(_ATTRIBUTES, count)
+    return tuple(s.build(CustomerAttribute, definition=d) for d in definitions)
+
+
+def _contacts(s: _Scope) -> tuple[CustomerContact, ...]:
+    # Shoppers who never signed in have none; nearly all who did have one or more.
+    count = 0 if s["anonymous"] else s.count((5, 40, 30, 15, 10))
+    return tuple(s.build(CustomerContact, index=index) for index in range(count))
+
+
+def _notes(s: _Scope) -> tuple[CustomerNote, ...]:
+    count = 0 if s["anonymous"] else s.count((40, 30, 20, 10))
+    return tuple(s.build(CustomerNote) for _ in range(count))
+
+
+def _segments(s: _Scope) -> tuple[CustomerSegment, ...]:
+    count = 0 if s["anonymous"] else s.count((40, 35, 17, 8))
+    segments = s.rng.sample(_WORDS.segments, count)
+    return tuple(s.build(CustomerSegment, segment=segment) for segment in segments)
+
+
+def _user_name(s: _Scope) -> str | None:
+    email: str | None = s["email"]
+    return email if email is None or s.chance(0.8) else email.split("@")[0]
+
+
+def _contact_email(s: _Scope) -> str | None:
+    email: str | None = s["email"]
+    if s["abroad"]:
+        email = None if s.chance(0.5) else s.email(s["first"], s["last"])
+    return email
+
+
+def _contact_types(s: _Scope) -> tuple[ContactType, ...]:
+    kinds = ("Billing", "Shipping") if s.chance(0.6) else ("Billing",)
+    return tuple(s.build(ContactType, kind=kind) for kind in kinds)
+
+
+def _phones(s: _Scope) -> Phone | msgspec.UnsetType | None:
+    roll = s.rng.random()
+    return None if roll < 0.1 else msgspec.UNSET if roll < 0.2 else s.build(Phone)
+
+
+def _phone_number(s: _Scope) -> str | msgspec.UnsetType | None:
+    roll = s.rng.random()
+    return s.fill(s["country"].phone) if roll < 0.5 else None if roll < 0.8 else msgspec.UNSET
+
+
+def _middle_name(s: _Scope) -> str | None:
+    roll = s.rng.random()
+    return None if roll < 0.7 else f"{chr(65 + s.rng.randrange(26))}." if roll < 0.9 else ""
+
+
+def _street(s: _Scope) -> str:
+    country: _Country = s["country"]
+    number, street = s.rng.randrange(1, 9_999), s.pick(country.streets)
+    return country.street_format.format(number=number, street=street)
+
+
+_Draw = Callable[[_Scope], Any]
+
+# Every field of every model, keyed by the model and the field's name, with the facts its fields
+# share (names that are not fields), drawn in this order. Facts given to ``build`` (``index=``,
+# ``start=``) are not drawn. A contact's country, names and email stand over the shopper's: a
+# gift recipient or a relative, possibly abroad.
+_FIELDS: dict[type[msgspec.Struct], dict[str, _Draw]] = {
+    CustomerAuthTicket: {
+        "issued": lambda s: s.between(_ISSUED_START, _ISSUED_END),
+        "since": lambda s: s.between(_EPOCH_START, s["issued"] - datetime.timedelta(days=1)),
+        "anonymous": lambda s: s.chance(1 / 4),
+        "country": lambda s: s.country(),
+        "account_id": lambda s: s.rng.randrange(1_000, 10_000_000),
+        "user_id": lambda s: s.hex32(),
+        "first": lambda s: None if s["anonymous"] else s.pick(s["country"].first_names),
+        "last": lambda s: None if s["anonymous"] else s.pick(s["country"].last_names),
+        "email": lambda s: None if s["anonymous"] else s.email(s["first"], s["last"]),
+        "orders": lambda s: 0 if s["anonymous"] or s.chance(0.2) else s.rng.randint(1, 60),
+        "b2b": lambda s: not s["anonymous"] and s.chance(0.1),
+        "accessToken": lambda s: _access_token(s.rng),
+        "accessTokenExpiration": lambda s: s["issued"] + datetime.timedelta(hours=1),
+        "customerAccount": lambda s: s.build(CustomerAccount),
+        "jwtAccessToken": _jwt,
+        "refreshToken": lambda s: s.hex32(),
+        "refreshTokenExpiration": lambda s: s["issued"] + datetime.timedelta(days=30),
+        "requires2FA": lambda s: s.chance(0.05),
+        "userId": lambda s: s["user_id"],
+    },
+    CustomerAccount: {
+        "accountType": lambda s: "B2B" if s["b2b"] else "B2C",
+        "attributes": _attributes,
+        "auditInfo": lambda s: s.audit(s["since"], s["user_id"]),
+        "commerceSummary": lambda s: s.build(CommerceSummary),
+        "companyOrOrganization": lambda s: s.pick(_WORDS.companies) if s["b2b"] else None,
+        "contacts": _contacts,
+        "customerSet": lambda s: s.pick(_WORDS.customer_sets),
+        "customerSinceDate": lambda s: s["since"],
+        "externalId": lambda s: f"CRM-{s.rng.randrange(10**7):07d}" if s.chance(0.2) else None,
+        "id": lambda s: s["account_id"],
+        "migrationRequired": lambda s: s.chance(0.03),
+        "notes": _notes,
+        "segments": _segments,
+        "taxExempt": lambda s: s["b2b"] and s.chance(0.5),
+        "taxId": lambda s: s.fill(f"{s['country'].code}#########") if s["b2b"] else None,
+        "acceptsMarketing": lambda s: not s["anonymous"] and s.chance(0.45),
+        "emailAddress": lambda s: s["email"],
+        "firstName": lambda s: s["first"],
+        "hasExternalPassword": lambda s: s.chance(0.05),
+        "isActive": lambda s: s.chance(0.97),
+        "isAnonymous": lambda s: s["anonymous"],
+        "isLocked": lambda s: s.chance(0.02),
+        "two_factor": lambda s: not s["anonymous"] and s.chance(0.2),
+        "last2FaDate": lambda s: s.between(s["since"], s["issued"]) if s["two_factor"] else None,
+        "lastName": lambda s: s["last"],
+        "localeCode": lambda s: s["country"].locale,
+        "userId": lambda s: s["user_id"],
+        "userName": _user_name,
+    },
+    CustomerAttribute: {
+        "attributeDefinitionId": lambda s: s["definition"][0],
+        "auditInfo": lambda s: s.audit(s["since"], s["user_id"]),
+        "fullyQualifiedName": lambda s: s["definition"][1],
+        "values": lambda s: tuple(s["definition"][2](s.rng)),
+    },
+    AuditInfo: {
+        "by_owner": lambda s: s["owner"] is not None and s.chance(0.7),
+        "createBy": lambda s: s["owner"] if s["by_owner"] else s.pick(s.stream.staff),
+        "createDate": lambda s: s.between(s["start"], s["issued"]),
+        "updateBy": lambda s: None if s.chance(0.15) else s.pick((s["owner"], *s.stream.staff)),
+        "updateDate": lambda s: s.between(s["createDate"], s["issued"]),
+    },
+    CommerceSummary: {
+        "lastOrderDate": lambda s: s.between(s["since"], s["issued"]) if s["orders"] else None,
+        "orderCount": lambda s: s["orders"],
+        "totalOrderAmount": lambda s: s.build(CurrencyAmount),
+        "visitsCount": lambda s: s["orders"] + s.rng.randrange(1, 300),
+        "wishlistCount": lambda s: 0 if s["anonymous"] else s.rng.randrange(0, 12),
+    },
+    CurrencyAmount: {
+        "amount": lambda s: round(s["orders"] * s.rng.uniform(15, 180), 2),
+        "currencyCode": lambda s: s["country"].currency,
+    },
+    CustomerContact: {
+        "abroad": lambda s: s["index"] > 0 and s.chance(0.4),
+        "country": lambda s: s.country() if s["abroad"] else s["country"],
+        "first": lambda s: s.pick(s["country"].first_names) if s["abroad"] else s["first"],
+        "last": lambda s: s.pick(s["country"].last_names) if s["abroad"] else s["last"],
+        "accountId": lambda s: s["account_id"],
+        "address": lambda s: s.build(Address),
+        "auditInfo": lambda s: s.audit(s["since"], s["user_id"]),
+        "companyOrOrganization": lambda s: s.pick(_WORDS.companies) if s.chance(0.1) else None,
+        "email": _contact_email,
+        "faxNumber": lambda s: s.fill(s["country"].phone) if s.chance(0.05) else None,
+        "firstName": lambda s: s["first"],
+        "id": lambda s: s.rng.randrange(1, 5_000_000),
+        "label": lambda s: s.pick(_WORDS.labels) if s.chance(0.4) else None,
+        "lastNameOrSurname": lambda s: s["last"],
+        "middleNameOrInitial": _middle_name,
+        "phoneNumbers": _phones,
+        "types": _contact_types,
+    },
+    ContactType: {
+        "isPrimary": lambda s: s["index"] == 0,
+        "name": lambda s: s["kind"],
+    },
+    Phone: {
+        "home": _phone_number,
+        "mobile": _phone_number,
+        "work": _phone_number,
+    },
+    Address: {
+        "place": lambda s: s.pick(s["country"].places),
+        "second_line": lambda s: s.chance(0.35),
+        "address1": _street,
+        "address2": lambda s: s.pick(_WORDS.address_lines) if s["second_line"] else None,
+        "address3": lambda s: "c/o Reception" if s["second_line"] and s.chance(0.1) else None,
+        "address4": lambda s: None,
+        "addressType": lambda s: s.pick(("Residential", "Residential", "Commercial")),
+        "cityOrTown": lambda s: s["place"].city,
+        "countryCode": lambda s: s["country"].code,
+        "isValidated": lambda s: s.chance(0.7),
+        "postalOrZipCode": lambda s: s.fill(s["place"].postal),
+        "stateOrProvince": lambda s: s["place"].state,
+    },
+    CustomerNote: {
+        "auditInfo": lambda s: s.audit(s["since"], None),
+        "content": lambda s: " ".join(s.rng.sample(_WORDS.note_sentences, s.rng.randint(1, 2))),
+        "id": lambda s: s.rng.randrange(1, 1_000_000),
+    },
+    CustomerSegment: {
+        "auditInfo": lambda s: s.audit(_EPOCH_START, None),
+        "code": lambda s: s["segment"].code,
+        "description": lambda s: s["segment"].description,
+        "id": lambda s: s["segment"].id,
+        "name": lambda s: s["segment"].name,
+    },
+}
 
 
 def _check_count(n: int) -> None:
@@ -621,8 +456,8 @@ def sample_authtickets(n: int, *, seed: int = 0) -> list[CustomerAuthTicket]:
     """``n`` varied tickets, about 4 KB each encoded; ``sample_authtickets(k)`` is a prefix of
     ``sample_authtickets(n)`` for ``k <= n`` with the same seed."""
     _check_count(n)
-    generator = _Generator(random.Random(seed))
-    return [generator.ticket() for _ in range(n)]
+    stream = _Stream(random.Random(seed))
+    return [stream.ticket() for _ in range(n)]
 
 
 def anonymous_authtickets(
@@ -634,10 +469,10 @@ def anonymous_authtickets(
     carries new tokens and a new account id. A seed and a clock fix the sequence; with the real
     clock the times differ per run, and so may the draws that depend on them (dates, tokens).
     """
-    generator = _Generator(random.Random(f"anonymous:{seed}"))
+    stream = _Stream(random.Random(f"anonymous:{seed}"))
     now = clock or (lambda: datetime.datetime.now(_UTC))
     while True:
-        yield generator.ticket(issued=now(), anonymous=True)
+        yield stream.ticket(issued=now(), anonymous=True)
 
 
 def sample_bytes(n: int, *, seed: int = 0, format: Literal["json", "ndjson"] = "json") -> bytes:
