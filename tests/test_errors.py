@@ -1,4 +1,4 @@
-"""Errors of DESIGN.md section 5: rendered messages, positions, limits, no unbounded recursion."""
+"""Errors of grammar/SEMANTICS.md, section 5: rendered messages, positions, limits, no unbounded recursion."""
 
 from __future__ import annotations
 
