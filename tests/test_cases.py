@@ -1,7 +1,7 @@
 """The shared case tables of ``tests/cases/*.json``, run through every applier.
 
-The tables were derived from grammar/SEMANTICS.md by hand, independently of the code: they are the contract in
-executable form. Each applier below must give the expected value, key order included.
+The tables were derived from grammar/SEMANTICS.md by hand, independently of the code: they are the
+contract in executable form. Each applier below must give the expected value, key order included.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Errors of grammar/SEMANTICS.md, section 5: rendered messages, positions, limits, no unbounded recursion."""
+"""Errors (grammar/SEMANTICS.md, section 5): messages, positions, limits, no deep recursion."""
 
 from __future__ import annotations
 
