@@ -645,6 +645,12 @@ def _or_list(words: tuple[str, ...]) -> str:
 
 def _check_depth_and_items(text: str, selection: Selection, limits: Limits) -> None:
     """Raise at the first name, left to right, that is nested too deep or one name too many."""
+    # Names are not empty and two of them have a character between them (DESIGN.md section 3):
+    # a short text has too few names to cross either limit.
+    if (len(text) + 1) // 2 <= min(limits.max_depth, limits.max_items):
+        return
+    if _within(selection, limits):
+        return
     count = 0
     # Each frame: the items of one group level, the next one to visit, and the group's depth.
     stack: list[tuple[Selection, int, int]] = [(selection, 0, 0)]
@@ -668,3 +674,20 @@ def _check_depth_and_items(text: str, selection: Selection, limits: Limits) -> N
                 )
         if item.group is not None:
             stack.append((item.group, 0, base + len(item.path)))
+
+
+def _within(selection: Selection, limits: Limits) -> bool:
+    """Whether no name of ``selection`` crosses the limits: one quick pass, in any order."""
+    count = 0
+    max_depth = limits.max_depth
+    groups: list[tuple[Selection, int]] = [(selection, 0)]
+    while groups:
+        items, base = groups.pop()
+        for path, group, _ in items:
+            count += len(path)
+            depth = base + len(path)
+            if depth > max_depth:
+                return False
+            if group is not None:
+                groups.append((group, depth))
+    return count <= limits.max_items

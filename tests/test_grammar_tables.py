@@ -157,6 +157,54 @@ def test_the_fast_parser_reads_every_expression_itself(text: str) -> None:
     assert _fast(_grammar._parser()).parse(text) is not None
 
 
+@given(
+    text=expressions,
+    max_depth=st.integers(1, 6),
+    max_items=st.integers(0, 12),
+)
+def test_depth_and_items_are_checked_as_one_walk_left_to_right(
+    text: str, max_depth: int, max_items: int
+) -> None:
+    """The shortcuts (too short to cross, one quick pass) agree with the walk they skip."""
+    limits = Limits(max_depth=max_depth, max_items=max_items)
+    selection = parse_syntax(text, Limits())
+    try:
+        _grammar._check_depth_and_items(text, selection, limits)
+    except ProjectionLimitError as error:
+        crossed: object = (str(error), error.pos)
+    else:
+        crossed = None
+    walked = _walk(text, selection, limits)
+    assert crossed == walked
+    assert _grammar._within(selection, limits) == (walked is None)
+
+
+def _walk(text: str, selection: _grammar.Selection, limits: Limits) -> object:
+    """The first name, depth first and left to right, that crosses a limit, as DESIGN says."""
+    count = 0
+
+    def visit(items: _grammar.Selection, base: int) -> tuple[str, int] | None:
+        nonlocal count
+        for item in items:
+            for offset, name in enumerate(item.path, start=1):
+                count += 1
+                if base + offset > limits.max_depth:
+                    return f"names are nested deeper than {limits.max_depth} levels", name.pos
+                if count > limits.max_items:
+                    return f"the expression names more than {limits.max_items} fields", name.pos
+            if item.group is not None:
+                found = visit(item.group, base + len(item.path))
+                if found is not None:
+                    return found
+        return None
+
+    found = visit(selection, 0)
+    if found is None:
+        return None
+    message, pos = found
+    return str(ProjectionLimitError(message, text, pos)), pos
+
+
 def test_configurations_are_forgotten_beyond_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hostile nesting makes a configuration per token: the fast parser keeps a bounded number,
     and leaves the text that passes the bound to lark, which reads it the same."""
