@@ -527,8 +527,8 @@ def _readable(parser: Lark) -> bool:
 
     A basic lexer whose terminals are matched as they are (no terminal folded into another by a
     callback), no post-lexer; rules that lark's tree builder only filters and splices (no ``?``
-    rule, no kept punctuation); a transformer with a plain method for each rule not spliced, none
-    for those spliced, and a value for each terminal kept.
+    or ``!`` rule); a transformer with a plain method for each rule not spliced, none for those
+    spliced, and a value for each terminal kept.
     """
     lexer = parser.parser.lexer
     options = parser.options
@@ -549,7 +549,7 @@ def _readable(parser: Lark) -> bool:
         kept |= {s.name for s in rule.expansion if s.is_term and not _filtered(s)}
         name = rule.alias or rule.options.template_source or rule.origin.name
         method = getattr(transformer, name, None)
-        if rule.origin.name.startswith("_") and not rule.alias:
+        if rule.origin.name.startswith("_"):  # spliced: lark builds a tree only to unpack it
             if method is not None:
                 return False
         elif method is None or getattr(method, "visit_wrapper", None) is not None:
