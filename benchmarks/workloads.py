@@ -37,7 +37,7 @@ from benchmarks.contenders import (
 from benchmarks.results import Group, Measurement, Workload, measurement
 from projection.kibo import CustomerAuthTicket, iter_sample_lines, sample_authtickets, sample_bytes
 
-__all__ = ["WORKLOADS", "Progress", "Settings"]
+__all__ = ["WIDEST", "WORKLOADS", "Progress", "Settings"]
 
 Progress = Callable[[str], None]
 Check = Callable[[Task], None]
@@ -54,6 +54,9 @@ LONG = (
     "email,phoneNumbers),commerceSummary(orderCount,totalOrderAmount(amount,currencyCode))),"
     "jwtAccessToken,refreshToken"
 )
+# The most names a default parse accepts (1,024), three characters each, one under the length limit.
+WIDEST = "widest"
+WIDEST_TEXT = ",".join(f"{chr(ord('a') + i % 26)}{i // 26:02d}" for i in range(1024))
 TYPICAL = next(expression for expression in EXPRESSIONS if expression.label == "typical")
 VERIFY_BYTES = 2 << 20  # of the NDJSON stream, run through each worker count and compared
 
@@ -378,7 +381,7 @@ def _jsonmask_parse() -> Callable[[str], object]:
 
 def parse(settings: Settings, progress: Progress) -> Workload:
     groups = []
-    for label, text in (("short", SHORT), ("long", LONG)):
+    for label, text in (("short", SHORT), ("long", LONG), (WIDEST, WIDEST_TEXT)):
         candidates = _candidates(
             {
                 "projection.parse": (lambda: projection.parse, [text], None),
@@ -389,7 +392,7 @@ def parse(settings: Settings, progress: Progress) -> Workload:
         groups.append(
             _group(
                 label,
-                text,
+                f"{text[:11]}…{text[-7:]}" if label == WIDEST else text,
                 None,
                 candidates,
                 floor=None,
@@ -406,7 +409,10 @@ def parse(settings: Settings, progress: Progress) -> Workload:
             "Each call parses the text anew (no expression cache; the grammar's parser is built "
             "once per process, before timing). `parse + compile` also builds the fast path: "
             "`parse(text).compiled()`. The three produce different things (a `Projection`, a "
-            "compiled projector, a nested dict): not compared."
+            "compiled projector, a nested dict): not compared. The widest expression lists "
+            f"{WIDEST_TEXT.count(',') + 1:,} names of three characters side by side "
+            f"({len(WIDEST_TEXT):,} characters), the most names the default limits accept: "
+            "`jsonmask.parse_fields` takes time in the square of the names side by side."
         ),
         unit="calls/s",
         floor=None,

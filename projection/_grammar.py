@@ -8,18 +8,27 @@ editing the grammar, save them again: ``python grammar/save_tables.py``.
 ``parse_syntax(text, limits)`` checks the length, then the syntax, then depth and item count left to
 right, and returns the items in source order; it raises only ``ProjectionSyntaxError`` and
 ``ProjectionLimitError`` (lark's exceptions never leave this module); it never recurses on the text.
+
+Valid text is read by ``_FastParser``: lark's own parse table, rules and terminals driven by a
+compact loop that costs a few Python operations a token where lark's generic driver spends some
+fifty calls. Whatever it cannot read, lark parses again: every error is lark's, described as ever.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from types import CodeType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import lark
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.grammar import Rule, Symbol, Terminal
+from lark.lexer import BasicLexer
+from lark.parsers.lalr_analysis import Shift
 
 from ._errors import ProjectionLimitError, ProjectionSyntaxError
 
@@ -112,35 +121,58 @@ def repository_data_file(name: str) -> Path:
     return Path(__file__).resolve().parent.parent / "grammar" / name
 
 
+# Tuples made without the Python-level ``__new__`` of a NamedTuple: parsing is mostly this.
+_new: Final = tuple.__new__
+
+# The name a token stands for, from its text and where it starts.
+_ident: Final[Callable[[tuple[str, int]], Name]] = functools.partial(_new, Name)
+
+
+def _quoted(token: tuple[str, int]) -> Name:
+    text, pos = token
+    return _new(Name, (text[1:-1].replace("``", "`"), pos))
+
+
+def _star(token: tuple[str, int]) -> Name:
+    return _new(Name, (None, token[1]))
+
+
 class _ToSyntax(Transformer[Token, Selection]):
     """Called by the LALR parser at each reduction, so building the syntax never recurses.
 
-    Callbacks take their children as a list (no ``v_args`` wrapper): parsing is mostly calls.
+    Callbacks take their children as a list (no ``v_args`` wrapper): parsing is mostly calls, and
+    two of them are ``tuple`` itself. The terminals the grammar keeps are names: lark calls the
+    methods named after them with each token it shifts, the fast parser calls ``names`` with the
+    token's text and start.
     """
+
+    names: Final[dict[str, Callable[[tuple[str, int]], Name]]] = {
+        "IDENT": _ident,
+        "QUOTED": _quoted,
+        "STAR": _star,
+    }
+
+    def IDENT(self, token: Token) -> Name:  # noqa: N802 (named after the terminal)
+        return _ident((str(token), _start(token)))
+
+    def QUOTED(self, token: Token) -> Name:  # noqa: N802
+        return _quoted((str(token), _start(token)))
+
+    def STAR(self, token: Token) -> Name:  # noqa: N802
+        return _star((str(token), _start(token)))
 
     def start(self, children: list[Selection]) -> Selection:
         return children[0] if children else ()
 
-    def selection(self, items: list[Item]) -> Selection:
-        return tuple(items)
+    selection = staticmethod(tuple)  # of the items
 
     def include(self, children: list[Any]) -> Item:
-        path, *group = children
-        return Item(path, group[0] if group else None, exclude=False)
+        return _new(Item, (children[0], children[1] if len(children) > 1 else None, False))
 
     def exclude(self, children: list[tuple[Name, ...]]) -> Item:
-        return Item(children[0], None, exclude=True)
+        return _new(Item, (children[0], None, True))
 
-    def path(self, tokens: list[Token]) -> tuple[Name, ...]:
-        return tuple(Name(_key(token), _start(token)) for token in tokens)
-
-
-def _key(token: Token) -> str | None:
-    if token.type == "STAR":
-        return None
-    if token.type == "QUOTED":
-        return token[1:-1].replace("``", "`")
-    return str(token)
+    path = staticmethod(tuple)  # of the names
 
 
 def _start(token: Token) -> int:
@@ -191,6 +223,345 @@ def save_tables(path: Path) -> None:
         build_parser(text).save(file)
 
 
+# -- the fast parser: lark's tables, a compact loop ------------------------------------------
+
+# The parser configurations the fast parser remembers, at most (half a kilobyte each): one is a
+# whole stack of LALR states, and hostile text can make a new one at every token. Thousands of
+# random expressions make two thousand; the expressions of one application, a few dozen.
+_MAX_CONFIGURATIONS: Final = 2048
+_END: Final = "$END"  # lark's name for the end of the input
+
+
+class _Fallback(Exception):  # noqa: N818 (a signal, not an error)
+    """The fast parser stops here; lark parses the text again (and describes its error)."""
+
+
+class _Configuration(dict[str | None, "_Learnt"]):
+    """One stack of LALR states, and what each terminal does to it, learnt on first use.
+
+    ``self[terminal]`` is the configuration after that terminal is shifted, with the step that
+    reduces the values on the way (None if there are none to reduce and none to push). A stack is
+    its top ``state`` over the configuration ``below``: equal stacks are one object.
+    """
+
+    __slots__ = ("above", "below", "learn", "state")
+
+    def __init__(
+        self,
+        state: int,
+        below: _Configuration | None,
+        learn: Callable[[_Configuration, str | None], _Learnt],
+    ) -> None:
+        super().__init__()
+        self.state = state
+        self.below = below
+        self.learn = learn
+        self.above: dict[int, _Configuration] = {}
+
+    def __missing__(self, terminal: str | None) -> _Learnt:
+        return self.learn(self, terminal)
+
+
+# What a terminal does to a configuration: the one it leads to (None: the parse is over) and the
+# step that does to the values what the rules reduced on the way do (None: nothing to do).
+_Learnt = tuple[_Configuration | None, Any]
+
+
+class _Recipe(NamedTuple):
+    """What reducing one rule does to the values, read off the rule as lark's tree builder does.
+
+    A rule's values are those of its symbols but the tokens lark filters out. The values of a rule
+    whose name starts with "_" are spliced into its parent's: held as a list (``bag``), or alone
+    (``single``) when every rule of that name has one value of its own. Other rules call the
+    transformer's method with their values.
+    """
+
+    bags: tuple[bool, ...]  # for each value, whether it is a list to splice
+    tokens: tuple[str | None, ...]  # for each value, the terminal of a token, still a match
+    handler: Callable[[list[Any]], Any] | None  # None for a spliced rule
+    single: bool
+
+
+class _FastParser:
+    """The LALR parser of ``parser`` (lark's tables, rules, terminals and transformer), read with a
+    compact loop.
+
+    Tokens come from one regular expression made from lark's terminals, in its lexer's order. Each
+    configuration (stack of states) learns, the first time a terminal meets it, the configuration it
+    leads to and a step compiled from the rules it reduces on the way, so that reading a token is
+    one dictionary lookup and at most one call. ``parse`` returns None for any text it does not read
+    to the end (an unknown character, a token that no action takes): lark parses that text.
+    """
+
+    def __init__(self, parser: Lark) -> None:
+        lexer = parser.parser.lexer
+        assert isinstance(lexer, BasicLexer)
+        # The alternatives in lark's order, then any character: where lark finds no terminal.
+        pattern = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in lexer.terminals)
+        self.finditer = lexer.re.compile(f"{pattern}|(?s:.)", lexer.g_regex_flags).finditer
+        self.ignore = frozenset(lexer.ignore_types)
+        lalr = parser.parser.parser.parser
+        table = lalr.parse_table
+        self.states: dict[int, dict[str, tuple[Any, Any]]] = table.states
+        (start,) = parser.options.start
+        self.start_state: int = table.start_states[start]
+        self.end_state: int = table.end_states[start]
+        transformer = parser.options.transformer
+        assert isinstance(transformer, _ToSyntax)
+        self.names: dict[str, Callable[[tuple[str, int]], Any]] = transformer.names
+        self.recipes = _recipes(parser.rules, transformer)
+        self.kept = {
+            symbol.name
+            for rule in parser.rules
+            for symbol in rule.expansion
+            if symbol.is_term and not _filtered(symbol)
+        }
+        self.steps: dict[tuple[tuple[Rule, ...], str | None], Any] = {}
+        self.code: dict[str, CodeType] = {}  # the steps' code by source: many share one
+        self.configurations = 0
+        self.root = self.configuration(None, self.start_state)
+
+    def parse(self, text: str) -> Any:
+        """The transformer's value for ``text``, or None if lark must parse it."""
+        configuration: Any = self.root
+        values: list[Any] = []
+        try:
+            for match in self.finditer(text):
+                configuration, step = configuration[match.lastgroup]
+                if step is not None:
+                    step(values, match)
+            _, step = configuration[_END]
+        except _Fallback:
+            return None
+        return step(values, None)
+
+    def configuration(self, below: _Configuration | None, state: int) -> _Configuration:
+        """The one configuration of ``state`` over ``below``."""
+        if below is not None:
+            found = below.above.get(state)
+            if found is not None:
+                return found
+        self.configurations += 1
+        if self.configurations > _MAX_CONFIGURATIONS:
+            # Forget them all (the parse under way is left to lark): memory stays bounded.
+            self.configurations = 0
+            self.steps, self.code = {}, {}
+            self.root = self.configuration(None, self.start_state)
+            raise _Fallback
+        made = _Configuration(state, below, self.learn)
+        if below is not None:
+            below.above[state] = made
+        return made
+
+    def learn(self, configuration: _Configuration, terminal: str | None) -> _Learnt:
+        """What ``terminal`` does to ``configuration``, remembered there."""
+        learnt = (
+            (configuration, None)
+            if terminal in self.ignore
+            else self.follow(configuration, terminal)
+        )
+        configuration[terminal] = learnt
+        return learnt
+
+    def follow(self, configuration: _Configuration, terminal: str | None) -> _Learnt:
+        """lark's actions for ``terminal`` from ``configuration``, followed until it shifts (or
+        accepts, at the end), and the step that does to the values what they do."""
+        reduced: list[Rule] = []
+        top = configuration
+        while True:
+            action = self.states[top.state].get(terminal) if terminal is not None else None
+            if action is None:
+                raise _Fallback  # a syntax error: lark describes it
+            kind, argument = action
+            if kind is Shift:
+                if terminal == _END:
+                    raise _Fallback
+                after: _Configuration | None = self.configuration(top, argument)
+                break
+            rule: Rule = argument
+            reduced.append(rule)
+            base = top
+            for _ in rule.expansion:
+                assert base.below is not None
+                base = base.below
+            goto = self.states[base.state][rule.origin.name][1]
+            if terminal == _END and goto == self.end_state:
+                after = None
+                break
+            top = self.configuration(base, goto)
+        key = (tuple(reduced), terminal)
+        step = self.steps.get(key)
+        if step is None:
+            self.steps[key] = step = self.compile(*key)
+        return after, step
+
+    def compile(self, reduced: tuple[Rule, ...], terminal: str | None) -> Any:
+        """A function of the values and the match that reduces ``reduced`` and pushes the match
+        of the token shifted if the grammar keeps it; at the end of the input, it returns the last
+        value instead. None if there is nothing to do, ``list.append`` if only the push.
+
+        A kept token stays a match on the values until a rule takes it: it becomes its value
+        there, so that shifting it costs no call.
+        """
+        if not reduced:
+            return list.append if terminal in self.kept else None
+        namespace: dict[str, Any] = {}
+        lines: list[str] = []
+        top: list[str] = []  # locals holding the topmost values, the deepest first
+
+        def fresh(value: str) -> str:
+            name = f"v{len(lines)}"
+            lines.append(f"{name} = {value}")
+            return name
+
+        def take(count: int, tokens: tuple[str | None, ...]) -> list[str]:
+            """The top ``count`` values as locals, off the stack, tokens made values."""
+            while len(top) < count:
+                top.insert(0, fresh("values.pop()"))
+            taken = top[len(top) - count :]
+            del top[len(top) - count :]
+            for index, terminal in enumerate(tokens):
+                if terminal is not None:
+                    namespace[f"t_{terminal}"] = self.names[terminal]
+                    match = taken[index]
+                    taken[index] = fresh(f"t_{terminal}(({match}[0], {match}.start()))")
+            return taken
+
+        for number, rule in enumerate(reduced):
+            recipe = self.recipes[rule]
+            count = len(recipe.bags)
+            if recipe.handler is None and recipe.single:
+                top.extend(take(1, recipe.tokens))  # one value, spliced as it is
+            elif recipe.handler is None and count and recipe.bags[0] and not any(recipe.bags[1:]):
+                # Left recursion: the list grows in place, as in lark's tree builder.
+                rest = take(count - 1, recipe.tokens[1:])
+                bag = top[-1] if top else "values[-1]"
+                if len(rest) == 1:
+                    lines.append(f"{bag}.append({rest[0]})")
+                elif rest:
+                    lines.append(f"{bag}.extend(({', '.join(rest)},))")
+            else:
+                taken = take(count, recipe.tokens)
+                spliced = [
+                    f"*{name}" if bag else name
+                    for name, bag in zip(taken, recipe.bags, strict=True)
+                ]
+                value = f"[{', '.join(spliced)}]"
+                if recipe.handler is not None:
+                    namespace[f"h{number}"] = recipe.handler
+                    value = f"h{number}({value})"
+                top.append(fresh(value))
+        if terminal == _END:
+            lines.append(f"return {top[-1] if top else 'values[-1]'}")
+        else:
+            if terminal in self.kept:
+                top.append("match")
+            # The last value taken off the stack and the first put back share their place.
+            pops = [index for index, line in enumerate(lines) if line.endswith("values.pop()")]
+            if top and pops and not any("values[" in line for line in lines[pops[-1] :]):
+                lines[pops[-1]] = lines[pops[-1]].replace("values.pop()", "values[-1]")
+                lines.append(f"values[-1] = {top.pop(0)}")
+            if len(top) == 1:
+                lines.append(f"values.append({top[0]})")
+            elif top:
+                lines.append(f"values.extend(({', '.join(top)},))")
+        source = "def step(values, match):\n" + "".join(f"    {line}\n" for line in lines)
+        code = self.code.get(source)
+        if code is None:
+            self.code[source] = code = compile(source, "<projection step>", "exec")
+        exec(code, namespace)  # defines the step, in a namespace of its own
+        return namespace["step"]
+
+
+def _filtered(symbol: Symbol) -> bool:
+    """Whether lark's tree builder leaves this symbol's token out of its rule's children."""
+    return isinstance(symbol, Terminal) and symbol.filter_out
+
+
+def _recipes(rules: list[Rule], transformer: Any) -> dict[Rule, _Recipe]:
+    """How each rule reduces its values (see ``_Recipe``)."""
+
+    def values(rule: Rule) -> list[Symbol]:
+        return [symbol for symbol in rule.expansion if not _filtered(symbol)]
+
+    spliced = {rule.origin.name for rule in rules if rule.origin.name.startswith("_")}
+    # A spliced name is single when each of its rules has one value, itself not a spliced list.
+    single: set[str] = set()
+    grown = True
+    while grown:
+        grown = False
+        for name in spliced - single:
+            if all(
+                len(found := values(rule)) == 1
+                and (found[0].is_term or found[0].name not in spliced or found[0].name in single)
+                for rule in rules
+                if rule.origin.name == name
+            ):
+                single.add(name)
+                grown = True
+    recipes = {}
+    for rule in rules:
+        name = rule.origin.name
+        bags = tuple(
+            not symbol.is_term and symbol.name in spliced and symbol.name not in single
+            for symbol in values(rule)
+        )
+        handler = None
+        if name not in spliced:
+            handler = getattr(transformer, rule.alias or rule.options.template_source or name)
+        tokens = tuple(symbol.name if symbol.is_term else None for symbol in values(rule))
+        recipes[rule] = _Recipe(bags, tokens, handler, name in single)
+    return recipes
+
+
+@functools.cache
+def _fast_parser(parser: Lark) -> _FastParser | None:
+    """The fast parser for ``parser``, or None where it could not read as lark does."""
+    if not _readable(parser):
+        return None
+    return _FastParser(parser)
+
+
+def _readable(parser: Lark) -> bool:
+    """Whether ``parser`` is one whose reading the fast parser reproduces exactly.
+
+    A basic lexer whose terminals are matched as they are (no terminal folded into another by a
+    callback), no post-lexer; rules that lark's tree builder only filters and splices (no ``?``
+    or ``!`` rule); a transformer with a plain method for each rule not spliced, none for those
+    spliced, and a value for each terminal kept.
+    """
+    lexer = parser.parser.lexer
+    options = parser.options
+    if not isinstance(lexer, BasicLexer) or options.postlex is not None or options.use_bytes:
+        return False
+    scanner = lexer.scanner  # built: lark decides here which terminals a callback retypes
+    if lexer.callback or [t.name for t in scanner.terminals] != [t.name for t in lexer.terminals]:
+        return False
+    transformer = options.transformer
+    if not isinstance(transformer, _ToSyntax) or options.maybe_placeholders:
+        return False
+    if len(options.start) != 1 or options.propagate_positions:
+        return False
+    kept: set[str] = set()
+    for rule in parser.rules:
+        if rule.options.keep_all_tokens or rule.options.expand1:
+            return False
+        kept |= {s.name for s in rule.expansion if s.is_term and not _filtered(s)}
+        name = rule.alias or rule.options.template_source or rule.origin.name
+        method = getattr(transformer, name, None)
+        if rule.origin.name.startswith("_"):  # spliced: lark builds a tree only to unpack it
+            if method is not None:
+                return False
+        elif method is None or getattr(method, "visit_wrapper", None) is not None:
+            return False
+    filtered = {s.name for r in parser.rules for s in r.expansion if _filtered(s)}
+    if kept & filtered:
+        return False
+    return all(
+        name in transformer.names and callable(getattr(transformer, name, None)) for name in kept
+    )
+
+
 # How the terminals of the grammar are called in error messages.
 _READABLE = {
     "IDENT": "a name",
@@ -214,10 +585,15 @@ def parse_syntax(text: str, limits: Limits) -> Selection:
             text,
             limits.max_length,
         )
-    try:
-        selection: Selection = _parser().parse(text)  # type: ignore[assignment]
-    except UnexpectedInput as error:
-        raise _syntax_error(text, error) from None
+    parser = _parser()
+    fast = _fast_parser(parser)
+    selection: Selection | None = None if fast is None else fast.parse(text)
+    if selection is None:  # an error, which lark describes, or what the fast parser leaves to lark
+        try:
+            selection = parser.parse(text)  # type: ignore[assignment]
+        except UnexpectedInput as error:
+            raise _syntax_error(text, error) from None
+    assert selection is not None
     _check_depth_and_items(text, selection, limits)
     return selection
 
@@ -269,6 +645,12 @@ def _or_list(words: tuple[str, ...]) -> str:
 
 def _check_depth_and_items(text: str, selection: Selection, limits: Limits) -> None:
     """Raise at the first name, left to right, that is nested too deep or one name too many."""
+    # Names are not empty and two of them have a character between them (DESIGN.md section 3):
+    # a short text has too few names to cross either limit.
+    if (len(text) + 1) // 2 <= min(limits.max_depth, limits.max_items):
+        return
+    if _within(selection, limits):
+        return
     count = 0
     # Each frame: the items of one group level, the next one to visit, and the group's depth.
     stack: list[tuple[Selection, int, int]] = [(selection, 0, 0)]
@@ -292,3 +674,20 @@ def _check_depth_and_items(text: str, selection: Selection, limits: Limits) -> N
                 )
         if item.group is not None:
             stack.append((item.group, 0, base + len(item.path)))
+
+
+def _within(selection: Selection, limits: Limits) -> bool:
+    """Whether no name of ``selection`` crosses the limits: one quick pass, in any order."""
+    count = 0
+    max_depth = limits.max_depth
+    groups: list[tuple[Selection, int]] = [(selection, 0)]
+    while groups:
+        items, base = groups.pop()
+        for path, group, _ in items:
+            count += len(path)
+            depth = base + len(path)
+            if depth > max_depth:
+                return False
+            if group is not None:
+                groups.append((group, depth))
+    return count <= limits.max_items

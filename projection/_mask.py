@@ -57,10 +57,7 @@ class Node:
     def __init__(self, default: Mask, entries: Mapping[str, Mask]) -> None:
         self.default = default
         self.entries = entries
-        ordered = default is DROP
-        self._hash = hash(
-            (default, tuple(entries.items()) if ordered else frozenset(entries.items()))
-        )
+        self._hash: int | None = None  # on first use: parsing alone never needs it
 
     def __reduce__(self) -> tuple[object, ...]:
         # The cached hash depends on the process's hash seed: rebuild it where the node lands.
@@ -75,14 +72,19 @@ class Node:
             return NotImplemented
         if self is other:
             return True
-        if self._hash != other._hash or self.default != other.default:
+        if hash(self) != hash(other) or self.default != other.default:
             return False
         if self.default is DROP:
             return list(self.entries.items()) == list(other.entries.items())
         return self.entries == other.entries
 
     def __hash__(self) -> int:
-        return self._hash
+        found = self._hash
+        if found is None:
+            items = self.entries.items()
+            found = hash((self.default, tuple(items) if self.default is DROP else frozenset(items)))
+            self._hash = found
+        return found
 
     def __repr__(self) -> str:
         return f"Node({self.default!r}, {dict(self.entries)!r})"
@@ -95,7 +97,10 @@ def node(default: Mask, entries: Iterable[tuple[str, Mask]]) -> Mask:
     """The simplified mask: no entry equal to the default, and an empty WHOLE node is WHOLE."""
     # Later pairs for a key replace earlier ones but keep the key's first position.
     merged = dict(entries)
-    kept = {key: mask for key, mask in merged.items() if mask != default}
+    if isinstance(default, Node):
+        kept = {key: mask for key, mask in merged.items() if mask != default}
+    else:  # a leaf equals only itself
+        kept = {key: mask for key, mask in merged.items() if mask is not default}
     if default is WHOLE and not kept:
         return WHOLE
     return Node(default, kept)
@@ -177,11 +182,20 @@ def build(selection: Selection, *, fold: bool = False, max_entries: int | None =
     wildcard: Mask | None = None
     excludes: list[tuple[Name, ...]] = []
     for item in selection:
+        path = item.path
         if item.exclude:
-            excludes.append(item.path)
+            excludes.append(path)
             continue
-        mask = _include(item, fold)
-        key = _key(item.path[0], fold)
+        # What an include gives its first name: ``k/rest(G)`` is ``k(rest(G))``.
+        if len(path) > 1:
+            mask = build((Item(path[1:], item.group, False),), fold=fold)
+        elif item.group is not None:
+            mask = build(item.group, fold=fold)
+        else:
+            mask = WHOLE
+        key = path[0].key
+        if fold and key is not None:
+            key = key.casefold()
         if key is None:
             wildcard = mask if wildcard is None else union(wildcard, mask)
         else:
@@ -200,15 +214,6 @@ def build(selection: Selection, *, fold: bool = False, max_entries: int | None =
             level = level.setdefault(_key(name, fold), {})
         level[_END] = {}
     return _Excluder(max_entries).exclude(result, trie)
-
-
-def _include(item: Item, fold: bool) -> Mask:
-    """What an include gives its first name: ``k/rest(G)`` is ``k(rest(G))``."""
-    if len(item.path) > 1:
-        return build((item._replace(path=item.path[1:]),), fold=fold)
-    if item.group is not None:
-        return build(item.group, fold=fold)
-    return WHOLE
 
 
 def _key(name: Name, fold: bool) -> str | None:

@@ -293,11 +293,29 @@ def parse(
         raise _canonical_limit_error(text, syntax, f"more than {limits.max_items} names") from None
     if schema is not None:
         mask = _schema.fit(mask, schema, strict=strict)
-    if isinstance(mask, Node):
+    if isinstance(mask, Node) and not _canonical_fits(text, case_insensitive, schema, limits):
         excess = _canonical_excess(mask, limits)
         if excess is not None:
             raise _canonical_limit_error(text, syntax, excess)
     return Projection(mask, case_insensitive=case_insensitive, schema=schema)
+
+
+def _canonical_fits(
+    text: str, case_insensitive: bool, schema: Schema | None, limits: Limits
+) -> bool:
+    """Whether the canonical text of ``text``'s mask is surely within ``limits``, unmeasured.
+
+    Without a schema, and with no "-" or "*" in the text (so no exclusions, which print whole
+    paths and copy through "*", and no "*" whose group merges into named entries), the canonical
+    text is the expression with each "a/b" written "a(b)", names case-folded under
+    ``case_insensitive``, quotes and white space only where needed and the items of one key
+    merged into one: at most one character longer per "/", and no more names (already counted).
+    """
+    if schema is not None or "-" in text or "*" in text:
+        return False
+    # Case folding never makes a character that needs quoting (it maps letters to letters).
+    length = len(text.casefold()) if case_insensitive else len(text)
+    return length + text.count("/") <= limits.max_length
 
 
 def _canonical_limit_error(text: str, syntax: Selection, excess: str) -> ProjectionLimitError:

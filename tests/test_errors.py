@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import projection
 from projection import (
@@ -16,7 +18,11 @@ from projection import (
     ProjectionError,
     ProjectionLimitError,
     ProjectionSyntaxError,
+    _tree,
 )
+from projection._grammar import Item, Limits, Selection, parse_syntax
+from projection._mask import Node
+from tests.strategies import keys, quote
 
 
 @pytest.mark.parametrize(
@@ -196,6 +202,55 @@ def test_exclusions_deep_in_groups_print_their_whole_path_and_count_against_the_
     assert caught.value.pos == text.index("-c0") + 1
     parsed = projection.parse(text, max_items=9 * 120, max_length=4096 * 4)
     assert str(parsed).count(",") == 119
+
+
+# Expressions without "-" or "*": parse measures their canonical text only when its bound passes.
+_plain_names = keys.filter(lambda key: "-" not in key and "*" not in key).map(quote)
+_plain_paths = st.lists(
+    st.tuples(st.sampled_from(["", " "]), _plain_names).map("".join), min_size=1, max_size=3
+).map("/".join)
+_plain_items = st.recursive(
+    st.lists(_plain_paths, min_size=1, max_size=4).map(",".join),
+    lambda inner: st.lists(
+        st.one_of(_plain_paths, st.tuples(_plain_paths, inner).map("{0[0]}({0[1]})".format)),
+        min_size=1,
+        max_size=4,
+    ).map(",".join),
+    max_leaves=12,
+)
+
+
+@given(_plain_items, st.booleans())
+def test_without_exclusions_or_wildcards_the_canonical_text_grows_only_by_its_slashes(
+    text: str, folded: bool
+) -> None:
+    parsed = projection.parse(text, case_insensitive=folded)
+    assert len(str(parsed)) <= len(text.casefold() if folded else text) + text.count("/")
+    assert isinstance(parsed.mask, Node)
+    names = sum(is_name for _, is_name in _tree._pieces(parsed.mask))
+    assert names <= sum(len(item.path) for item in _walk_items(parse_syntax(text, Limits())))
+
+
+def _walk_items(selection: Selection) -> list[Item]:
+    found, pending = [], [selection]
+    while pending:
+        for item in pending.pop():
+            found.append(item)
+            if item.group is not None:
+                pending.append(item.group)
+    return found
+
+
+def test_a_canonical_text_that_outgrows_the_length_by_slashes_or_folding_is_measured() -> None:
+    text = "/".join(["a"] * 30)  # 59 characters; "a(a(...))" takes 88
+    projection.parse(text, max_length=88)
+    with pytest.raises(ProjectionLimitError, match="more than 87 characters in canonical"):
+        projection.parse(text, max_length=87)
+    text = "ß" * 10  # one name, "ss" * 10 folded
+    projection.parse(text, case_insensitive=True, max_length=20)
+    with pytest.raises(ProjectionLimitError, match="more than 19 characters in canonical"):
+        projection.parse(text, case_insensitive=True, max_length=19)
+    projection.parse(text, max_length=10)
 
 
 def test_many_wildcard_exclusions_cost_one_walk_not_one_each() -> None:

@@ -1,8 +1,14 @@
-"""The parser's saved tables: current, loaded, and a parser that behaves as one built by lark."""
+"""The parser's saved tables: current, loaded, and a parser that behaves as one built by lark.
+
+The fast parser (lark's tables driven by a compact loop) must read every text as lark's own
+``Lark.parse`` does through the transformer: the same syntax, or no result where lark raises, and
+then the same error, message, position and expected tokens.
+"""
 
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +17,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lark import Lark
+from lark.exceptions import UnexpectedInput
 
 from projection import ProjectionLimitError, ProjectionSyntaxError, _grammar
 from projection._grammar import Limits, parse_syntax
 from tests.strategies import expressions, texts
+
+CASES = Path(__file__).resolve().parent / "cases"
 
 LOADED = "<deserialized>"  # what lark names the source of a parser it loaded
 
@@ -64,7 +73,9 @@ def test_tables_are_loaded_only_when_saved_from_this_grammar(
 def _outcome(text: str) -> object:
     try:
         return parse_syntax(text, Limits())
-    except (ProjectionSyntaxError, ProjectionLimitError) as error:
+    except ProjectionSyntaxError as error:
+        return type(error), str(error), error.pos, error.expected
+    except ProjectionLimitError as error:
         return type(error), str(error), error.pos
 
 
@@ -80,3 +91,141 @@ def test_the_parser_behaves_as_one_built_from_the_grammar(text: str) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_grammar, "_parser", _built)
         assert _outcome(text) == outcome
+
+
+# -- the fast parser against lark's own ---------------------------------------------------------
+
+
+def _case_expressions() -> list[str]:
+    """Every expression of the case tables, of every kind, valid or not."""
+    found: set[str] = set()
+    for path in sorted(CASES.glob("*.json")):
+        for case in json.loads(path.read_text(encoding="utf-8"))["cases"]:
+            for key in ("expression", "canonical", "left", "right", "union", "composition"):
+                if isinstance(case.get(key), str):
+                    found.add(case[key])
+            for key in ("equal", "not_equal"):
+                found.update(case.get(key, []))
+    return sorted(found)
+
+
+def _lark_syntax(parser: Lark, text: str) -> object:
+    """What lark's own driver makes of ``text`` through the transformer; None if it raises."""
+    try:
+        return parser.parse(text)
+    except UnexpectedInput:
+        return None
+
+
+def _fast(parser: Lark) -> _grammar._FastParser:
+    """A fast parser of its own: the shared one forgets all it learnt when it has learnt too much,
+    and then leaves the text it was reading to lark."""
+    assert _grammar._fast_parser(parser) is not None, "the grammar is one the fast parser reads"
+    return _grammar._FastParser(parser)
+
+
+def _same_as_lark(text: str) -> None:
+    for parser in (_grammar._parser(), _built()):  # the tables loaded and the tables built
+        assert _fast(parser).parse(text) == _lark_syntax(parser, text)
+    # Errors are lark's: the same with the fast parser as without it.
+    with_fast = _outcome(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_grammar, "_fast_parser", lambda parser: None)
+        assert _outcome(text) == with_fast
+
+
+def test_case_tables_hold_valid_and_invalid_expressions() -> None:
+    found = _case_expressions()
+    parser = _grammar._parser()
+    assert sum(_lark_syntax(parser, text) is None for text in found) >= 30
+    assert sum(_lark_syntax(parser, text) is not None for text in found) >= 300
+
+
+@pytest.mark.parametrize("text", _case_expressions())
+def test_the_fast_parser_reads_the_case_tables_as_lark_does(text: str) -> None:
+    _same_as_lark(text)
+
+
+@given(text=st.one_of(expressions, texts))
+def test_the_fast_parser_reads_any_text_as_lark_does(text: str) -> None:
+    _same_as_lark(text)
+
+
+@given(text=expressions)
+def test_the_fast_parser_reads_every_expression_itself(text: str) -> None:
+    """Valid text is never left to lark."""
+    assert _fast(_grammar._parser()).parse(text) is not None
+
+
+@given(
+    text=expressions,
+    max_depth=st.integers(1, 6),
+    max_items=st.integers(0, 12),
+)
+def test_depth_and_items_are_checked_as_one_walk_left_to_right(
+    text: str, max_depth: int, max_items: int
+) -> None:
+    """The shortcuts (too short to cross, one quick pass) agree with the walk they skip."""
+    limits = Limits(max_depth=max_depth, max_items=max_items)
+    selection = parse_syntax(text, Limits())
+    try:
+        _grammar._check_depth_and_items(text, selection, limits)
+    except ProjectionLimitError as error:
+        crossed: object = (str(error), error.pos)
+    else:
+        crossed = None
+    walked = _walk(text, selection, limits)
+    assert crossed == walked
+    assert _grammar._within(selection, limits) == (walked is None)
+
+
+def _walk(text: str, selection: _grammar.Selection, limits: Limits) -> object:
+    """The first name, depth first and left to right, that crosses a limit, as DESIGN says."""
+    count = 0
+
+    def visit(items: _grammar.Selection, base: int) -> tuple[str, int] | None:
+        nonlocal count
+        for item in items:
+            for offset, name in enumerate(item.path, start=1):
+                count += 1
+                if base + offset > limits.max_depth:
+                    return f"names are nested deeper than {limits.max_depth} levels", name.pos
+                if count > limits.max_items:
+                    return f"the expression names more than {limits.max_items} fields", name.pos
+            if item.group is not None:
+                found = visit(item.group, base + len(item.path))
+                if found is not None:
+                    return found
+        return None
+
+    found = visit(selection, 0)
+    if found is None:
+        return None
+    message, pos = found
+    return str(ProjectionLimitError(message, text, pos)), pos
+
+
+def test_configurations_are_forgotten_beyond_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hostile nesting makes a configuration per token: the fast parser keeps a bounded number,
+    and leaves the text that passes the bound to lark, which reads it the same."""
+    monkeypatch.setattr(_grammar, "_MAX_CONFIGURATIONS", 40)
+    fast = _grammar._FastParser(_grammar._parser())
+    deep = "a(" * 30 + "b" + ")" * 30
+    assert fast.parse(deep) is None
+    assert fast.configurations <= 40
+    assert parse_syntax(deep, Limits(max_depth=128)) == _grammar._parser().parse(deep)
+    assert fast.parse("a(b(c)),d") == _grammar._parser().parse("a(b(c)),d")
+    assert fast.configurations <= 40
+
+
+@pytest.mark.parametrize(
+    ("rule", "changed"),
+    [
+        ("\nselection:", "\n?selection:"),  # inlined when it has one child
+        ("\npath:", "\n!path:"),  # keeps its punctuation
+    ],
+)
+def test_a_grammar_the_fast_parser_cannot_read_is_left_to_lark(rule: str, changed: str) -> None:
+    text = _grammar.grammar_text().replace(rule, changed)
+    assert text != _grammar.grammar_text()
+    assert _grammar._fast_parser(_grammar.build_parser(text)) is None
