@@ -8,7 +8,8 @@ default. ``build`` turns parsed syntax into a mask; ``union`` and ``compose`` ar
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, TypeAlias, final
 
 from ._grammar import Item, Name, Selection
@@ -134,17 +135,7 @@ def kept(level: Node, keys: Iterable[str], *, folded: bool) -> list[tuple[str, M
 
 def union(left: Mask, right: Mask) -> Mask:
     """Keeps every path that ``left`` or ``right`` keeps; entries in left's order, then right's."""
-    if left is DROP or right is WHOLE:
-        return right
-    if right is DROP or left is WHOLE:
-        return left
-    assert isinstance(left, Node)
-    assert isinstance(right, Node)
-    keys = [*left.entries, *(key for key in right.entries if key not in left.entries)]
-    return node(
-        union(left.default, right.default),
-        ((key, union(left.gives(key), right.gives(key))) for key in keys),
-    )
+    return _Builder(fold=False, max_entries=None).union((left, right))
 
 
 def compose(outer: Mask, inner: Mask) -> Mask:
@@ -174,66 +165,105 @@ class MaskTooLargeError(Exception):
 def build(selection: Selection, *, fold: bool = False, max_entries: int | None = None) -> Mask:
     """The mask of a parsed selection; with ``fold`` every name is folded with ``str.casefold``.
 
-    Only exclusions through ``*`` (``-*/x`` copies ``x`` into every entry) make a mask larger
-    than its text: with ``max_entries``, building them stops with ``MaskTooLargeError`` as soon as
-    the entries they make pass it, before the work grows with the product of the two.
+    A mask can hold more than its text names: ``-*/x`` copies ``x`` into every entry, and the
+    union of ``*(...)`` groups gives each key every group. With ``max_entries``, building stops
+    with ``MaskTooLargeError`` as soon as the entries made pass it, before the work grows with
+    the product of the two.
     """
-    includes: dict[str, Mask] = {}
-    wildcard: Mask | None = None
-    excludes: list[tuple[Name, ...]] = []
-    for item in selection:
-        path = item.path
-        if item.exclude:
-            excludes.append(path)
-            continue
-        # What an include gives its first name: ``k/rest(G)`` is ``k(rest(G))``.
-        if len(path) > 1:
-            mask = build((Item(path[1:], item.group, False),), fold=fold)
-        elif item.group is not None:
-            mask = build(item.group, fold=fold)
-        else:
-            mask = WHOLE
-        key = path[0].key
-        if fold and key is not None:
-            key = key.casefold()
-        if key is None:
-            wildcard = mask if wildcard is None else union(wildcard, mask)
-        else:
-            includes[key] = union(includes[key], mask) if key in includes else mask
-    # A selection with named includes and no "*" keeps only what it names; one without includes
-    # keeps everything it does not exclude.
-    if wildcard is None:
-        wildcard = DROP if includes else WHOLE
-    result = node(wildcard, includes.items())
-    if not excludes:
-        return result
-    trie: _Trie = {}
-    for path in excludes:
-        level = trie
-        for name in path:
-            level = level.setdefault(_key(name, fold), {})
-        level[_END] = {}
-    return _Excluder(max_entries).exclude(result, trie)
+    return _Builder(fold, max_entries).build(selection)
 
 
-def _key(name: Name, fold: bool) -> str | None:
-    if name.key is None or not fold:
-        return name.key
-    return name.key.casefold()
+class _Builder:
+    """Builds masks, counting the entries of the nodes it makes against a bound, if any."""
 
-
-# Exclusion paths as a trie: a key (None for "*") leads to the paths below it; _END marks a path
-# that ends there. Applying them all in one walk costs the size of the mask times the size of the
-# trie; one at a time, "-*/x" items would each copy every entry again.
-_Trie: TypeAlias = dict[object, "_Trie"]
-_END: Final = object()
-
-
-class _Excluder:
-    """Applies exclusion tries, counting the entries of the nodes it makes against a bound."""
-
-    def __init__(self, max_entries: int | None) -> None:
+    def __init__(self, fold: bool, max_entries: int | None) -> None:
+        self._fold = fold
         self._left = max_entries
+
+    def _charge(self, entries: int) -> None:
+        """Count ``entries`` copied into the mask: what makes it outgrow its text."""
+        if self._left is not None:
+            self._left -= entries
+            if self._left < 0:
+                raise MaskTooLargeError
+
+    def build(self, selection: Selection) -> Mask:
+        includes: dict[str, list[Mask]] = {}
+        wildcards: list[Mask] = []
+        excludes: list[tuple[Name, ...]] = []
+        for item in selection:
+            path = item.path
+            if item.exclude:
+                excludes.append(path)
+                continue
+            # What an include gives its first name: ``k/rest(G)`` is ``k(rest(G))``.
+            if len(path) > 1:
+                mask = self.build((Item(path[1:], item.group, False),))
+            elif item.group is not None:
+                mask = self.build(item.group)
+            else:
+                mask = WHOLE
+            key = _key(path[0], self._fold)
+            if key is None:
+                wildcards.append(mask)
+            else:
+                includes.setdefault(key, []).append(mask)
+        # A selection with named includes and no "*" keeps only what it names; one without
+        # includes keeps everything it does not exclude. All the includes of one key are united
+        # at once: two at a time, n of them would cost n squared.
+        wildcard = self.union(wildcards) if wildcards else DROP if includes else WHOLE
+        result = node(wildcard, [(key, self.union(masks)) for key, masks in includes.items()])
+        if not excludes:
+            return result
+        trie: _Trie = {}
+        for path in excludes:
+            level = trie
+            for name in path:
+                level = level.setdefault(_key(name, self._fold), {})
+            level[_END] = {}
+        return self.exclude(result, trie)
+
+    def union(self, masks: Sequence[Mask]) -> Mask:
+        """Keeps every path that any of ``masks`` keeps; entries in the order they first come.
+
+        A key a node does not name gets that node's default, so each key's mask is the union of
+        the entries naming it and of the defaults of the nodes without it. Equal defaults are
+        taken once, and a WHOLE among them settles it: the work grows with the masks, not with
+        their number times their keys.
+        """
+        nodes: list[Node] = []
+        for mask in masks:
+            if mask is WHOLE:
+                return WHOLE
+            if isinstance(mask, Node):
+                nodes.append(mask)
+        if not nodes:
+            return DROP
+        if len(nodes) == 1:
+            return nodes[0]
+        # Each open default (not DROP), with the nodes that give it, in order.
+        holders: dict[Mask, list[int]] = {}
+        for number, each in enumerate(nodes):
+            if each.default is not DROP:
+                holders.setdefault(each.default, []).append(number)
+        gathered: dict[str, list[tuple[int, Mask]]] = {}
+        for number, each in enumerate(nodes):
+            for key, mask in each.entries.items():
+                gathered.setdefault(key, []).append((number, mask))
+        entries = []
+        for key, named in gathered.items():
+            # With the defaults of the nodes that do not name the key, each where it first
+            # comes: the union keeps its operands' order. A node skipped here names the key, so
+            # the skipping costs no more than the entries themselves.
+            sequence = list(named)
+            for default, givers in holders.items():
+                giver = next((n for n in givers if key not in nodes[n].entries), None)
+                if giver is not None:
+                    sequence.append((giver, default))
+            self._charge(len(sequence) - len(named))
+            sequence.sort(key=operator.itemgetter(0))
+            entries.append((key, self.union([mask for _, mask in sequence])))
+        return node(self.union(list(holders)), entries)
 
     def exclude(self, mask: Mask, trie: _Trie) -> Mask:
         """``mask`` without every path of ``trie``, as if excluded one after another."""
@@ -255,12 +285,23 @@ class _Excluder:
             else:
                 excluded.append((key, self.exclude(target.gives(key), below)))
         default = target.default if every is None else self.exclude(target.default, every)
-        result = node(default, excluded)
-        if self._left is not None and isinstance(result, Node):
-            self._left -= len(result.entries)
-            if self._left < 0:
-                raise MaskTooLargeError
-        return result
+        made = node(default, excluded)
+        if isinstance(made, Node):
+            self._charge(len(made.entries))
+        return made
+
+
+def _key(name: Name, fold: bool) -> str | None:
+    if name.key is None or not fold:
+        return name.key
+    return name.key.casefold()
+
+
+# Exclusion paths as a trie: a key (None for "*") leads to the paths below it; _END marks a path
+# that ends there. Applying them all in one walk costs the size of the mask times the size of the
+# trie; one at a time, "-*/x" items would each copy every entry again.
+_Trie: TypeAlias = dict[object, "_Trie"]
+_END: Final = object()
 
 
 def _merged(first: _Trie | None, second: _Trie | None) -> _Trie | None:

@@ -342,24 +342,34 @@ def _canonical_excess(mask: Node, limits: Limits) -> str | None:
 def _crossing_item(selection: Selection) -> int:
     """Where the item starts that makes the canonical text outgrow the expression.
 
-    The first exclusion through ``*`` (``-*/x``, which copies ``x`` into every entry) if there is
-    one; otherwise the exclusion nested deepest in groups, whose path the text repeats in full
-    for every name it excludes there (the first of them, left to right).
+    The first item that copies names into others, if there is one: an exclusion through ``*``
+    (``-*/x`` copies ``x`` into every entry) or a ``*(...)`` group (its names go to every key
+    beside it). Otherwise the exclusion nested deepest in groups, whose path the text repeats in
+    full for every name it excludes there; otherwise the first path (``a/b`` prints as
+    ``a(b)``). The first of each kind, left to right.
     """
     deepest = (-1, 0)  # (depth, pos) of the deepest exclusion so far
-    stack: list[tuple[Selection, int]] = [(selection, 0)]
     copying: list[int] = []
+    paths: list[int] = []
+    stack: list[tuple[Selection, int]] = [(selection, 0)]
     while stack:
         items, depth = stack.pop()
         for item in items:
+            start = item.path[0].pos
             if item.exclude:
                 if any(name.key is None for name in item.path[:-1]):
-                    copying.append(item.path[0].pos)
-                if depth > deepest[0] or (depth == deepest[0] and item.path[0].pos < deepest[1]):
-                    deepest = (depth, item.path[0].pos)
+                    copying.append(start)
+                if depth > deepest[0] or (depth == deepest[0] and start < deepest[1]):
+                    deepest = (depth, start)
+            elif item.group is not None and item.path[-1].key is None:
+                copying.append(start)
+            if len(item.path) > 1:
+                paths.append(start)
             if item.group is not None:
                 stack.append((item.group, depth + len(item.path)))
-    return min(copying) if copying else max(deepest[1], 0)
+    if copying:
+        return min(copying)
+    return deepest[1] if deepest[0] >= 0 else min(paths, default=0)
 
 
 def _restore(mask: Mask, case_insensitive: bool, schema: Schema | None) -> Projection:

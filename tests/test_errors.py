@@ -282,3 +282,20 @@ def test_errors_survive_pickling(text: str) -> None:
         caught.value.expression,
         str(caught.value),
     )
+
+
+def test_many_includes_of_one_key_are_one_union() -> None:
+    paths = ",".join(f"a/b/x{number}" for number in range(300))
+    grouped = "a(b(" + ",".join(f"x{number}" for number in range(300)) + "))"
+    assert projection.parse(paths) == projection.parse(grouped)
+    assert str(projection.parse(paths)) == grouped
+
+
+def test_wildcard_groups_that_copy_into_every_key_are_refused_while_built() -> None:
+    # Each "*(yN)" goes to every other key beside it: 200 keys get 199 names each.
+    text = ",".join(f"a(*(y{number}),x{number}(z))" for number in range(200))
+    with pytest.raises(ProjectionLimitError, match="more than 1024 names") as caught:
+        projection.parse(text)
+    assert caught.value.pos == text.index("*")
+    small = ",".join(f"a(*(y{number}),x{number}(z))" for number in range(3))
+    assert str(projection.parse(small)) == ("a(*(y0,y1,y2),x0(z,y1,y2),x1(y0,z,y2),x2(y0,y1,z))")
