@@ -201,16 +201,26 @@ def _invalid_runs(data: bytes, most: int) -> list[tuple[int, int]]:
     runs: list[tuple[int, int]] = []
     start = 0
     view = memoryview(data)
-    while len(runs) < most:
+    while len(runs) < most and start < len(view):
+        # A window at a time: the decoder makes room for the text of all it is given before
+        # it meets a fault, so decoding the rest of the data at every run would cost the size
+        # of the data for each of them. A character cut by the window's end is left to the
+        # next window, so each byte is decoded once or twice.
+        window = view[start : start + _WINDOW]
+        last = start + _WINDOW >= len(view)
         try:
-            # Decodes up to the next fault, each byte once; the text is dropped.
-            codecs.utf_8_decode(view[start:], "strict", True)
+            _, decoded = codecs.utf_8_decode(window, "strict", last)
         except UnicodeDecodeError as error:
             runs.append((start + error.start, start + error.end))
             start += error.end
         else:
-            break
+            start += decoded
+            if last:
+                break
     return runs
+
+
+_WINDOW: Final = 1 << 16
 
 
 def _boundary(data: bytes, pos: int) -> int:

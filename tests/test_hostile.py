@@ -19,6 +19,7 @@ import json
 import re
 import sys
 import tempfile
+import unittest.mock
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from projection import (
     Projection,
     ProjectionError,
     ProjectionLimitError,
+    _scan,
 )
 from projection._bulk import Layout, project_stream
 from projection._cli import main
@@ -665,17 +667,32 @@ def test_invalid_utf8_anywhere_in_any_document(
             assert output == wanted
 
 
-def _invalid_runs(data: bytes) -> int:
-    """How many runs of invalid bytes Python's strict decoder finds in ``data``."""
-    runs = start = 0
+def _invalid_runs(data: bytes) -> list[tuple[int, int]]:
+    """The runs of invalid bytes Python's strict decoder finds in the whole of ``data``."""
+    runs: list[tuple[int, int]] = []
+    start = 0
     while True:
         try:
             codecs.utf_8_decode(data[start:], "strict", True)
         except UnicodeDecodeError as error:
-            runs += 1
+            runs.append((start + error.start, start + error.end))
             start += error.end
         else:
             return runs
+
+
+_CHARACTERS = [*FAULTS.values(), "é".encode(), "€".encode(), "😀".encode(), b"a"]
+
+
+@given(st.lists(st.sampled_from(_CHARACTERS), max_size=80), st.integers(4, 9), st.integers(1, 70))
+def test_runs_of_invalid_bytes_are_found_window_by_window_as_in_the_whole(
+    pieces: list[bytes], window: int, most: int
+) -> None:
+    # The scan decodes a window at a time (64 KiB); windows of a few bytes cut characters and
+    # faults at every place.
+    data = b"".join(pieces)
+    with unittest.mock.patch.object(_scan, "_WINDOW", window):
+        assert _scan._invalid_runs(data, most) == _invalid_runs(data)[:most]
 
 
 @_examples(60)
@@ -704,7 +721,7 @@ def test_many_invalid_runs_some_skipped_before_the_kept_ones(
         return
     with pytest.raises(PayloadError) as caught:
         parsed.project(data)
-    assert caught.value.pos == starts[order[0]], _invalid_runs(data)
+    assert caught.value.pos == starts[order[0]], len(_invalid_runs(data))
     assert caught.value.index == _document_index(data, starts[order[0]])
 
 
