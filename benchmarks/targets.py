@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from benchmarks._timing import Ratio, ratio
 from benchmarks.contenders import FAST_PATH
 from benchmarks.results import Group, Workload
-from benchmarks.workloads import WIDEST
+from benchmarks.workloads import SIZES, WIDEST, friendly, hostile
 
 __all__ = ["Target", "evaluate"]
 
@@ -148,10 +148,49 @@ def _cached(workload: Workload) -> Iterator[Target]:
     yield from _ratios(workload, figure, numerator, workload.baseline, bound=1.1, at_most=True)
 
 
+def _per_input(group: Group, numerator: str, denominator: str, scale: float) -> Ratio | None:
+    """``numerator``'s time per input byte over ``denominator``'s, round by round, times
+    ``scale``; None unless both were measured."""
+    found = _time_ratio(group, numerator, denominator)
+    a, b = group.find(numerator), group.find(denominator)
+    if found is None or a is None or b is None:
+        return None
+    per = scale * b.extra["input_bytes"] / a.extra["input_bytes"]
+    return Ratio(found.median * per, found.minimum * per, found.maximum * per)
+
+
+def _bounded(figure: str, found: Ratio, bound: float) -> Target:
+    """A ratio that should stay at most ``bound``, shown with its range over the rounds."""
+    spread = f" ({found.minimum:.2f} - {found.maximum:.2f})"
+    return Target(
+        figure,
+        found.median,
+        shown(found.median, 2, bound) + "x" + spread,
+        f"≤ {bound:g}x",
+        found.median <= bound,
+    )
+
+
+def _hostile(workload: Workload) -> Iterator[Target]:
+    for group in workload.groups:
+        unit = "byte" if group.expression is not None else "character"
+        for size in SIZES:
+            found = _per_input(group, hostile(size), friendly(size), 1)
+            if found is not None:
+                figure = f"hostile input, {group.label}, {size}: time per {unit} / friendly's"
+                yield _bounded(figure, found, 5)
+        # Normalized to input exactly twice as long (the hostile inputs are, to the byte).
+        growth = _per_input(group, hostile("2n"), hostile("n"), 2)
+        if growth is not None:
+            figure = f"hostile input, {group.label}: time at 2n / time at n"
+            yield _bounded(figure, growth, 2.3)
+
+
 _CHECKS: dict[str, Callable[[Workload], Iterator[Target]]] = {
     "single": _single,
     "array": _array,
     "ndjson": _ndjson,
     "parse": _parse,
     "cached": _cached,
+    "hostile": _hostile,
 }

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import compileall
 import functools
+import itertools
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -35,9 +37,10 @@ from benchmarks.contenders import (
     UnavailableError,
 )
 from benchmarks.results import Group, Measurement, Workload, measurement
+from projection import PayloadError, ProjectionLimitError
 from projection.kibo import CustomerAuthTicket, iter_sample_lines, sample_authtickets, sample_bytes
 
-__all__ = ["WIDEST", "WORKLOADS", "Progress", "Settings"]
+__all__ = ["SIZES", "WIDEST", "WORKLOADS", "Progress", "Settings", "friendly", "hostile"]
 
 Progress = Callable[[str], None]
 Check = Callable[[Task], None]
@@ -171,8 +174,12 @@ def _group(
     settings: Settings,
     progress: Progress,
     extra: Callable[[str], dict[str, Any]] | None = None,
+    sizes: dict[str, int] | None = None,
 ) -> Group:
-    """Time the candidates that are tasks together and summarize each against floor and baseline."""
+    """Time the candidates that are tasks together and summarize each against floor and baseline.
+
+    ``sizes`` gives the input bytes of contenders whose input is not ``input_bytes`` long.
+    """
     tasks = [candidate for candidate in candidates.values() if isinstance(candidate, Task)]
     stats = measure(
         tasks,
@@ -188,7 +195,7 @@ def _group(
         else measurement(
             name,
             stats[name],
-            input_bytes=input_bytes,
+            input_bytes=input_bytes if sizes is None else sizes.get(name, input_bytes),
             floor=floor_stats,
             baseline=baseline_stats,
             extra=None if extra is None else extra(name),
@@ -544,6 +551,274 @@ def typed(settings: Settings, progress: Progress) -> Workload:
     return Workload(key, title, description, unit, floor, baseline, groups)
 
 
+# -- workload 7: hostile input against friendly input of the same size ------------------------
+
+SIZES = ("n", "2n")
+DEEP = 800  # levels of arrays: deep, yet within what the decoder takes (Python's recursion limit)
+_PAD = b'{"pad":""}'  # the least element that pads an array of tickets to a size
+
+
+def hostile(size: str) -> str:
+    """The name of the contender projecting a family's hostile input of ``size`` ("n", "2n")."""
+    return f"hostile ({size})"
+
+
+def friendly(size: str) -> str:
+    """The name of the contender projecting the friendly counterpart of ``size``."""
+    return f"friendly ({size})"
+
+
+def _tickets(size: int, pool: Sequence[bytes] | None = None) -> bytes:
+    """Tickets of the pool joined by commas, exactly ``size`` bytes: an object pads the end."""
+    pieces: list[bytes] = []
+    total = 0
+    for ticket in itertools.cycle(pool or _pool()):
+        if total + len(ticket) + 1 + len(_PAD) > size:
+            break
+        pieces.append(ticket)
+        total += len(ticket) + 1
+    pieces.append(_PAD[:-2] + b"x" * (size - total - len(_PAD)) + _PAD[-2:])
+    return b",".join(pieces)
+
+
+def _ticket_array(size: int) -> bytes:
+    """The friendly input: a JSON array of tickets, exactly ``size`` bytes."""
+    return b"[" + _tickets(size - 2) + b"]"
+
+
+def _cut_tickets(size: int) -> bytes:
+    """The friendly counterpart of input refused for where it ends: tickets cut at ``size``."""
+    return _ticket_array(2 * size)[:size]
+
+
+def _quotes_cut_off(size: int) -> bytes:
+    # A kept value of escaped quotes, cut off: every string scan walks escapes one by one.
+    return (b'[{"accessToken":"' + b'\\"' * size)[:size]
+
+
+def _deep_arrays(size: int) -> bytes:
+    return b"[" * DEEP + _tickets(size - 2 * DEEP) + b"]" * DEEP
+
+
+def _white_space(size: int) -> bytes:
+    first, second = _pool()[:2]
+    space = b" \t\r\n" * (size // 4 + 1)
+    rest = size - len(first) - len(second) - 3
+    third = rest // 3
+    return (
+        space[:third]
+        + b"["
+        + first
+        + b","
+        + space[:third]
+        + second
+        + b"]"
+        + space[: rest - 2 * third]
+    )
+
+
+def _invalid_utf8_kept(size: int) -> bytes:
+    # One run in every ticket, in the kept accessToken: the first is found in one pass.
+    pool = [ticket.replace(b'"accessToken":"', b'"accessToken":"\xff', 1) for ticket in _pool()]
+    return b"[" + _tickets(size - 2, pool) + b"]"
+
+
+_SKIPPED_TEXT = re.compile(rb'("(?:createBy|updateBy|refreshToken|userId)":")([0-9a-f]*)"')
+
+
+def _invalid_utf8_dense(size: int) -> bytes:
+    # A run every other byte in values the projection skips, one kept run in the last ticket:
+    # past 64 runs the search for the kept one narrows stretches down, a projection each.
+    pool = [
+        _SKIPPED_TEXT.sub(lambda match: match[1] + match[2].replace(b"", b"\xff")[1:] + b'"', t)
+        for t in _pool()
+    ]
+    data = b"[" + _tickets(size - 4, pool) + b"]"
+    kept = data.rindex(b'"accessToken":"') + len(b'"accessToken":"')
+    return data[:kept] + b"\xc0\xaf" + data[kept:]
+
+
+def _nesting_too_deep(size: int) -> bytes:
+    return b"[" * (size // 2) + b"]" * (size - size // 2)
+
+
+@dataclass(frozen=True)
+class _Family:
+    """A family of hostile JSON: its input of a size, its friendly counterpart, and where the
+    hostile input is refused (None: it is valid and projected)."""
+
+    label: str
+    hostile: Callable[[int], bytes]
+    friendly: Callable[[int], bytes]
+    refused_at: Callable[[bytes], int] | None
+
+
+_FAMILIES = (
+    _Family("escaped quotes cut off", _quotes_cut_off, _cut_tickets, len),
+    _Family(f"arrays {DEEP} deep", _deep_arrays, _ticket_array, None),
+    _Family("long white space", _white_space, _ticket_array, None),
+    _Family(
+        "invalid UTF-8 kept, one run per ticket",
+        _invalid_utf8_kept,
+        _ticket_array,
+        lambda data: data.index(b"\xff"),
+    ),
+    _Family(
+        "invalid UTF-8 dense, kept once at the end",
+        _invalid_utf8_dense,
+        _ticket_array,
+        lambda data: data.index(b"\xc0\xaf"),
+    ),
+    _Family("nesting too deep", _nesting_too_deep, _cut_tickets, lambda data: len(data) // 2 - 1),
+)
+
+
+def _projecting(project: Callable[[bytes], bytes]) -> Callable[[bytes], bytes | PayloadError]:
+    """``project``, returning the error it raises on refused input, so refusals can be timed."""
+
+    def call(data: bytes) -> bytes | PayloadError:
+        try:
+            return project(data)
+        except PayloadError as error:
+            return error
+
+    return call
+
+
+def _refused_at(where: Callable[[bytes], int] | None) -> Check:
+    """A check that each input is refused with ``PayloadError`` at ``where(input)``, or
+    refused at all when ``where`` is None."""
+
+    def check(task: Task) -> None:
+        for item in task.inputs:
+            outcome = task.call(item)
+            if not isinstance(outcome, PayloadError):
+                raise UnavailableError("the input was not refused")
+            if where is not None and outcome.pos != where(item):
+                raise UnavailableError(f"refused at byte {outcome.pos}, not {where(item)}")
+
+    return check
+
+
+def _family_group(family: _Family, size: int, settings: Settings, progress: Progress) -> Group:
+    parsed = projection.parse(TYPICAL.text)
+    project = _projecting(parsed.project)
+    projected = _same_values(lambda data: parsed.apply(orjson.loads(data)))
+    # Friendly input cut off is refused too, for where it ends.
+    refused_friendly = _refused_at(None) if family.friendly is _cut_tickets else None
+    entries: dict[str, Entry] = {}
+    sizes: dict[str, int] = {}
+    for scale, label in enumerate(SIZES, start=1):
+        hostile_input = family.hostile(scale * size)
+        friendly_input = family.friendly(scale * size)
+        hostile_check = projected if family.refused_at is None else _refused_at(family.refused_at)
+        entries[hostile(label)] = (lambda: project, [hostile_input], hostile_check)
+        entries[friendly(label)] = (
+            lambda: project,
+            [friendly_input],
+            refused_friendly or projected,
+        )
+        sizes |= {hostile(label): len(hostile_input), friendly(label): len(friendly_input)}
+    return _group(
+        family.label,
+        TYPICAL.text,
+        size,
+        _candidates(entries),
+        floor=None,
+        baseline=None,
+        rounds=settings.rounds_for(9, 3),
+        settings=settings,
+        progress=progress,
+        extra=lambda name: {"input_bytes": sizes[name]},
+        sizes=sizes,
+    )
+
+
+def _expression(length: int, blow_up: bool) -> str:
+    """An expression of exactly ``length`` characters: names, and with ``blow_up`` as many
+    "-*/x" exclusions between them, each copied into every entry of the canonical form."""
+    items: list[str] = []
+    total = -1
+    for number in itertools.count():
+        item = f"-*/x{number}" if blow_up and number % 2 else f"k{number}"
+        if total + 1 + len(item) + 2 > length:
+            break
+        items.append(item)
+        total += 1 + len(item)
+    items.append("z" * (length - total - 1))
+    return ",".join(items)
+
+
+def _parsing(text: str) -> projection.Projection | ProjectionLimitError:
+    try:
+        return projection.parse(text)
+    except ProjectionLimitError as error:
+        return error
+
+
+def _parse_check(refused: bool) -> Check:
+    def check(task: Task) -> None:
+        for item in task.inputs:
+            outcome = task.call(item)
+            if isinstance(outcome, ProjectionLimitError) != refused:
+                raise UnavailableError(f"{'accepted' if refused else 'refused'}: {outcome}")
+            if refused and "in canonical form" not in str(outcome):
+                raise UnavailableError(f"refused for another reason: {outcome}")
+
+    return check
+
+
+def _expression_group(length: int, settings: Settings, progress: Progress) -> Group:
+    entries: dict[str, Entry] = {}
+    for scale, label in enumerate(SIZES, start=1):
+        blow_up, names = _expression(scale * length, True), _expression(scale * length, False)
+        entries[hostile(label)] = (lambda: _parsing, [blow_up], _parse_check(True))
+        entries[friendly(label)] = (lambda: _parsing, [names], _parse_check(False))
+    sizes = {name: length * (2 if name.endswith("(2n)") else 1) for name in entries}
+    return _group(
+        "canonical blow-up refused",
+        None,
+        None,  # characters, not bytes: shown in calls/s
+        _candidates(entries),
+        floor=None,
+        baseline=None,
+        rounds=settings.rounds_for(9, 3),
+        settings=settings,
+        progress=progress,
+        extra=lambda name: {"input_bytes": sizes[name]},
+    )
+
+
+def hostile_input(settings: Settings, progress: Progress) -> Workload:
+    size = (32 if settings.quick else 1024) << 10
+    length = 1024
+    groups = [_family_group(family, size, settings, progress) for family in _FAMILIES]
+    groups.append(_expression_group(length, settings, progress))
+    description = (
+        f"Each family of hostile input against friendly input of the same size, timed in the "
+        f"same rounds, at n = {size >> 10:,} KiB and 2n = {size >> 9:,} KiB: `p.project(data)` "
+        f"with `{TYPICAL.text}`, a refusal (`PayloadError`) timed like an output. Friendly input: "
+        f"Kibo tickets, valid, or cut off at the same length where the hostile input is refused "
+        f"for where it ends (escaped quotes cut off, nesting too deep). Hostile: a kept string "
+        f"of escaped quotes cut off; tickets inside arrays {DEEP} deep; two tickets in white "
+        f"space (before, between, after); an invalid byte in every ticket's kept accessToken; "
+        f"an invalid byte every other byte of skipped values and one kept in the last ticket; "
+        f"arrays nested n/2 deep. Last, `projection.parse` refusing an expression of n = "
+        f"{length:,} characters (and 2n) whose canonical form passes the limits (names and "
+        f"as many `-*/x` exclusions) against parsing a plain name list of the same length. "
+        f"Each check: the output equals the reference's, or the refusal is where it must be."
+    )
+    return Workload(
+        key="hostile",
+        title="7. Hostile input against friendly input of the same size",
+        description=description,
+        unit="MB/s",
+        floor=None,
+        baseline=None,
+        groups=groups,
+    )
+
+
 WORKLOADS: dict[str, Callable[[Settings, Progress], Workload]] = {
     "single": single,
     "array": array,
@@ -551,4 +826,5 @@ WORKLOADS: dict[str, Callable[[Settings, Progress], Workload]] = {
     "parse": parse,
     "cached": cached,
     "typed": typed,
+    "hostile": hostile_input,
 }

@@ -156,7 +156,12 @@ def kept_invalid_utf8(data: Buffer, project: Callable[[bytes], bytes]) -> int | 
     low, high = end, len(data)  # a kept invalid byte is one of these
     while high - low > 1:
         step = -(-(high - low) // _MARKERS)
-        bounds = [_boundary(data, start) for start in range(low, high, step)] + [high]
+        # Strictly increasing: a stretch found is always smaller than the one split, so the
+        # loop ends (a stretch holding an invalid byte is never one valid character).
+        bounds = sorted({max(low, _boundary(data, start)) for start in range(low, high, step)})
+        bounds.append(high)
+        if len(bounds) < 3:
+            return None  # cannot be split: not met, but no loop may spin on hostile input
         pieces = [_replaced(data[:low])]
         for number, (start, stop) in enumerate(itertools.pairwise(bounds)):
             pieces.append(
@@ -196,25 +201,50 @@ def _invalid_runs(data: bytes, most: int) -> list[tuple[int, int]]:
     runs: list[tuple[int, int]] = []
     start = 0
     view = memoryview(data)
-    while len(runs) < most:
+    while len(runs) < most and start < len(view):
+        # A window at a time: the decoder makes room for the text of all it is given before
+        # it meets a fault, so decoding the rest of the data at every run would cost the size
+        # of the data for each of them. A character cut by the window's end is left to the
+        # next window, so each byte is decoded once or twice.
+        window = view[start : start + _WINDOW]
+        last = start + _WINDOW >= len(view)
         try:
-            # Decodes up to the next fault, each byte once; the text is dropped.
-            codecs.utf_8_decode(view[start:], "strict", True)
+            _, decoded = codecs.utf_8_decode(window, "strict", last)
         except UnicodeDecodeError as error:
             runs.append((start + error.start, start + error.end))
             start += error.end
         else:
-            break
+            start += decoded
+            if last:
+                break
     return runs
 
 
+_WINDOW: Final = 1 << 16
+
+
 def _boundary(data: bytes, pos: int) -> int:
-    """``pos``, or the start of the character it falls inside (a UTF-8 character has at most
-    three continuation bytes; beyond them the bytes are invalid anyway)."""
-    for back in range(4):
-        if pos - back <= 0 or data[pos - back] & 0xC0 != 0x80:
-            return max(pos - back, 0)
+    """``pos``, or the start of the valid character it falls inside.
+
+    Only a valid character is kept whole: invalid bytes stay invalid however they are cut, so
+    a boundary may fall between them (``\\xed\\xa0\\x80``, a surrogate encoded, is three faults).
+    """
+    for back in range(1, 4):
+        start = pos - back
+        if start < 0 or data[pos - back + 1] & 0xC0 != 0x80:
+            return pos  # data[pos] is no continuation byte, or too many precede it
+        lead = data[start]
+        if lead & 0xC0 != 0x80:
+            size = _CHARACTER_SIZE.get(lead >> 4, 0)
+            if start + size > pos and invalid_utf8(data[start : start + size]) is None:
+                return start
+            return pos
     return pos
+
+
+# The length of a character by the high nibble of its lead byte (whether the bytes make one is
+# for the decoder to say).
+_CHARACTER_SIZE: Final = {0xC: 2, 0xD: 2, 0xE: 3, 0xF: 4}
 
 
 _TEXT: Final = msgspec.json.Decoder(str)

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from benchmarks import harness
+from benchmarks import harness, workloads
 from benchmarks.harness import main
 from benchmarks.targets import shown
 
@@ -64,6 +64,46 @@ def test_quick_run_writes_every_output(tmp_path: Path) -> None:
     assert one["extra"]["peak_rss_bytes"] > 0
     assert {target["figure"].split(",")[0] for target in results["targets"]} >= {"single ticket"}
     assert all(isinstance(target["met"], bool) for target in results["targets"])
+
+
+@pytest.mark.slow
+def test_hostile_inputs_are_timed_against_friendly_ones_of_the_same_size(tmp_path: Path) -> None:
+    results = _run(tmp_path, "--only", "hostile")
+    (hostile,) = results["workloads"]
+    assert hostile["key"] == "hostile"
+    labels = [group["label"] for group in hostile["groups"]]
+    assert labels == [
+        "escaped quotes cut off",
+        f"arrays {workloads.DEEP} deep",
+        "long white space",
+        "invalid UTF-8 kept, one run per ticket",
+        "invalid UTF-8 dense, kept once at the end",
+        "nesting too deep",
+        "canonical blow-up refused",
+    ]
+    names = ["hostile (n)", "friendly (n)", "hostile (2n)", "friendly (2n)"]
+    for group in hostile["groups"]:
+        measured = {m["contender"]: m for m in group["measurements"]}
+        assert list(measured) == names
+        # Every input passed its check (an output equal to the reference's, or a refusal
+        # where it must be), and was timed.
+        assert all(m["note"] is None and m["stats"].keys() >= STATS for m in measured.values())
+        size = {name: m["extra"]["input_bytes"] for name, m in measured.items()}
+        assert size["hostile (2n)"] == 2 * size["hostile (n)"]
+        assert size["friendly (n)"] == size["hostile (n)"]
+        assert size["friendly (2n)"] == size["hostile (2n)"]
+    figures = [t["figure"] for t in results["targets"] if t["figure"].startswith("hostile input")]
+    assert len(figures) == 3 * len(labels)  # per byte at n and 2n, growth from n to 2n
+    assert all(isinstance(target["met"], bool) for target in results["targets"])
+
+
+@pytest.mark.parametrize("size", [16 << 10, 32 << 10, (32 << 10) + 7])
+def test_hostile_inputs_have_the_size_asked_for(size: int) -> None:
+    for family in workloads._FAMILIES:
+        assert len(family.hostile(size)) == size
+        assert len(family.friendly(size)) == size
+    for blow_up in (False, True):
+        assert len(workloads._expression(size // 8, blow_up)) == size // 8
 
 
 def test_missing_peers_are_left_out_with_a_note(
