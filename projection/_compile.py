@@ -25,14 +25,15 @@ from ._errors import PayloadError
 from ._mask import DROP, WHOLE, Mask, Node, kept
 from ._scan import (
     JSON_WHITE_SPACE,
-    deepest_point,
     element_at,
     first_byte,
     invalid_utf8,
     join_array,
     kept_invalid_utf8,
+    lone_surrogate,
+    questioned,
+    too_deep,
     trailing_start,
-    undecodable_string,
 )
 
 __all__ = ["JSON_WHITE_SPACE", "Compiled", "collector_paused", "is_json"]
@@ -363,14 +364,34 @@ def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
         else:
             with collector_paused():
                 output = function(data)
-    except msgspec.DecodeError as error:
-        raise _payload_error(error, data, function) from None
+    except (msgspec.DecodeError, UnicodeError) as error:
+        # Older msgspec raises a UnicodeError for a key that is not UTF-8, newer a DecodeError.
+        if _BYTE_OFFSET.search(str(error)) is None and invalid_utf8(data) is not None:
+            return _despite_invalid_utf8(function, data)
+        raise _payload_error(error, data) from None
     except RecursionError:
-        pos = deepest_point(data)
-        raise _located(data, pos, "the JSON nests deeper than the decoder allows") from None
-    except UnicodeError as error:  # a key that is not valid UTF-8, as older msgspec says it
-        raise _payload_error(error, data, function) from None
+        raise _too_deep_error(data) from None
     if invalid_utf8(output) is not None:
+        raise _invalid_utf8_error(data, function)
+    return output
+
+
+def _despite_invalid_utf8(function: Callable[[bytes], bytes], data: bytes) -> bytes:
+    """``function(data)`` for data whose invalid UTF-8 made the decoder fail, naming no byte.
+
+    The decoder reads the keys of a generic node as text, those it drops too, and says nothing
+    of where. Projected again with each invalid byte replaced by ``?``, one byte for one, the
+    data shows a fault of another kind where it is (the data cut short, a lone surrogate), or,
+    if none of its invalid bytes is kept, the output itself.
+    """
+    sanitized = questioned(data)
+    try:
+        output = function(sanitized)
+    except (msgspec.DecodeError, UnicodeError) as error:
+        raise _payload_error(error, sanitized) from None
+    except RecursionError:
+        raise _too_deep_error(data) from None
+    if kept_invalid_utf8(data, function) is not None:
         raise _invalid_utf8_error(data, function)
     return output
 
@@ -381,19 +402,15 @@ def _validated(data: bytes) -> bytes:
     return data
 
 
-def _payload_error(
-    error: msgspec.DecodeError | UnicodeError, data: bytes, function: Callable[[bytes], bytes]
-) -> PayloadError:
+def _payload_error(error: msgspec.DecodeError | UnicodeError, data: bytes) -> PayloadError:
     detail = str(error).removeprefix("JSON is malformed: ")
     match = _BYTE_OFFSET.search(detail)
     if match is None:
-        # The decoder names no byte when the data ends too early, when a key is not UTF-8, or
-        # when a string escapes a lone surrogate.
-        if invalid_utf8(data) is not None:
-            return _invalid_utf8_error(data, function)
-        string = undecodable_string(data)
-        if string is not None:
-            return _located(data, string, "a string is not valid Unicode (a lone surrogate)")
+        # The decoder names no byte when the data ends too early, or when a string escapes a
+        # lone surrogate (it expects the other half).
+        surrogate = lone_surrogate(data)
+        if surrogate is not None:
+            return _located(data, surrogate, "a lone surrogate escaped in a string")
         return _located(data, len(data), "input data was truncated")
     detail = detail[: match.start()].rstrip()
     pos = int(match.group(1))
@@ -402,12 +419,14 @@ def _payload_error(
     return _located(data, pos, detail[:1].lower() + detail[1:])
 
 
+def _too_deep_error(data: bytes) -> PayloadError:
+    return _located(data, too_deep(data), "the JSON nests deeper than the decoder allows")
+
+
 def _invalid_utf8_error(data: bytes, function: Callable[[bytes], bytes]) -> PayloadError:
     """The error for invalid UTF-8 that ``function`` keeps from ``data``, at its first byte."""
     pos = kept_invalid_utf8(data, function)
-    if pos is None:  # kept in no output (a key the decoder read, then dropped): the first one
-        pos = invalid_utf8(data)
-    return _located(data, pos, "invalid UTF-8")
+    return _located(data, invalid_utf8(data) if pos is None else pos, "invalid UTF-8")
 
 
 def _located(data: bytes, pos: int | None, detail: str) -> PayloadError:

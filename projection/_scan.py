@@ -19,14 +19,15 @@ import msgspec
 __all__ = [
     "JSON_WHITE_SPACE",
     "Buffer",
-    "deepest_point",
     "element_at",
     "first_byte",
     "invalid_utf8",
     "join_array",
     "kept_invalid_utf8",
+    "lone_surrogate",
+    "questioned",
+    "too_deep",
     "trailing_start",
-    "undecodable_string",
 ]
 
 Buffer: TypeAlias = bytes | bytearray | memoryview
@@ -84,21 +85,28 @@ def element_at(data: Buffer, pos: int) -> int | None:
     return index
 
 
-def deepest_point(data: Buffer) -> int:
-    """Where ``data`` first reaches its deepest nesting: the bracket that went one level too far
-    when the decoder gave up on the depth."""
-    depth = deepest = where = 0
-    for match in _BRACKET_OR_STRING.finditer(data):
-        if match.lastgroup is not None:
-            continue  # a string
-        token = data[match.start()]
-        if token == 0x5B or token == 0x7B:  # [ {
-            depth += 1
-            if depth > deepest:
-                deepest, where = depth, match.start()
-        elif token != 0x2C:  # ] }
-            depth -= 1
-    return where
+def too_deep(data: Buffer) -> int:
+    """The byte at which ``data``, refused for its depth, nests deeper than the decoder allows.
+
+    Found by the decoder itself, on ever shorter beginnings of the data: one that holds that
+    byte is refused for its depth, one that stops short of it is merely cut short. A few dozen
+    scans at the decoder's speed, where a walk over every bracket in Python was slower than all
+    of them. The decoder's depth is the interpreter's recursion limit less the frames in use,
+    so the byte may differ by a few brackets from one caller to another.
+    """
+    view = memoryview(data)
+    fits, fails = 0, len(view)  # the shortest beginning refused for its depth is in between
+    while fails - fits > 1:
+        middle = (fits + fails) // 2
+        try:
+            _VALUE.decode(view[:middle])
+        except RecursionError:
+            fails = middle
+            continue
+        except msgspec.DecodeError:
+            pass
+        fits = middle
+    return fails - 1
 
 
 _BRACKET_OR_STRING: Final = re.compile(rb'(?P<string>"(?:[^"\\]++|\\.)*+"?)|[\[\]{},]')
@@ -133,26 +141,31 @@ def kept_invalid_utf8(data: Buffer, project: Callable[[bytes], bytes]) -> int | 
     inside a JSON string (a key too): the first marker in the output says which. The first 64
     runs of invalid bytes get a marker each, which settles it in one projection unless they are
     all dropped; then each of 64 stretches of the rest gets one, and the stretch found is split
-    again: a few projections however many invalid bytes there are. None when none is kept (the
-    fault lies elsewhere) or no markers can be had.
+    again: a few projections however many invalid bytes there are. None when none is kept; where
+    the markers cannot tell, the first invalid byte (a fault is never let pass unseen).
     """
     data = bytes(data)
+    runs = _invalid_runs(data, _MARKERS)
+    if not runs:
+        return None
+    undecided = runs[0][0]
     prefix = next((block for block in _BLOCKS if block not in data), None)
     if prefix is None:
-        return None
+        return undecided
     marker = re.compile(re.escape(prefix) + rb"[\x80-\xbf]")
-    runs = _invalid_runs(data, _MARKERS)
     pieces: list[bytes] = []
     end = 0
     for number, (start, stop) in enumerate(runs):
         pieces += (data[end:start], prefix + bytes([0x80 + number]))
         end = stop
     pieces.append(data[end:])
-    found = _first_marker(project, pieces, marker) if runs else None
+    found = _first_marker(project, pieces, marker)
     if found is not None:
-        return runs[found][0]
-    if len(runs) < _MARKERS or _REPLACEMENT in data:
-        return None  # every run was tried; or the stretches below cannot be marked
+        return undecided if found < 0 else runs[found][0]
+    if len(runs) < _MARKERS:
+        return None  # every run was tried
+    if _REPLACEMENT in data:
+        return undecided  # the stretches below cannot be marked
     low, high = end, len(data)  # a kept invalid byte is one of these
     while high - low > 1:
         step = -(-(high - low) // _MARKERS)
@@ -161,7 +174,7 @@ def kept_invalid_utf8(data: Buffer, project: Callable[[bytes], bytes]) -> int | 
         bounds = sorted({max(low, _boundary(data, start)) for start in range(low, high, step)})
         bounds.append(high)
         if len(bounds) < 3:
-            return None  # cannot be split: not met, but no loop may spin on hostile input
+            return low  # cannot be split: not met, but no loop may spin on hostile input
         pieces = [_replaced(data[:low])]
         for number, (start, stop) in enumerate(itertools.pairwise(bounds)):
             pieces.append(
@@ -171,6 +184,8 @@ def kept_invalid_utf8(data: Buffer, project: Callable[[bytes], bytes]) -> int | 
         found = _first_marker(project, pieces, marker)
         if found is None:
             return None
+        if found < 0:
+            return undecided
         low, high = bounds[found], bounds[found + 1]
     return low
 
@@ -187,11 +202,12 @@ def _replaced(data: bytes) -> bytes:
 def _first_marker(
     project: Callable[[bytes], bytes], pieces: list[bytes], marker: re.Pattern[bytes]
 ) -> int | None:
-    """The number of the first marker in the projection of the joined ``pieces``, if any."""
+    """The number of the first marker in the projection of the joined ``pieces``; None if there
+    is none, -1 if the projection fails (it cannot tell)."""
     try:
         output = project(b"".join(pieces))
     except (msgspec.MsgspecError, RecursionError, UnicodeError, ValueError):
-        return None
+        return -1
     found = marker.search(output)
     return None if found is None else output[found.end() - 1] - 0x80
 
@@ -247,21 +263,29 @@ def _boundary(data: bytes, pos: int) -> int:
 _CHARACTER_SIZE: Final = {0xC: 2, 0xD: 2, 0xE: 3, 0xF: 4}
 
 
-_TEXT: Final = msgspec.json.Decoder(str)
-_CLOSED_STRING: Final = re.compile(rb'"(?:[^"\\]++|\\.)*+(")?')
+# An escaped high surrogate that no escaped low one follows, its backslash not itself escaped:
+# the decoder refuses it without saying where. Matched from a byte that is no backslash, so
+# a run of backslashes is read once.
+_LONE_SURROGATE: Final = re.compile(
+    rb"(?<!\\)(?:\\\\)*+(\\u[dD][89abAB][0-9a-fA-F]{2})(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
 
 
-def undecodable_string(data: Buffer) -> int | None:
-    """Where the first whole string of ``data`` that is no Unicode text starts (an escaped lone
-    surrogate, ``"\\ud800"``, which the decoder refuses without saying where), or None."""
-    for string in _CLOSED_STRING.finditer(memoryview(data)):
-        text = string.group()
-        if string.group(1) is not None and b"\\u" in text:
-            try:
-                _TEXT.decode(text)
-            except (msgspec.DecodeError, UnicodeError):
-                return string.start()
-    return None
+def lone_surrogate(data: Buffer) -> int | None:
+    """Where the first escaped lone high surrogate of ``data`` (``"\\ud800"``) starts, or None."""
+    found = _LONE_SURROGATE.search(memoryview(data))
+    return None if found is None else found.start(1)
+
+
+# Each byte that is not UTF-8, decoded with "surrogateescape", becomes one of these code points.
+_QUESTIONED: Final = dict.fromkeys(range(0xDC80, 0xDD00), "?")
+
+
+def questioned(data: Buffer) -> bytes:
+    """``data`` with each byte that is not UTF-8 replaced by ``?``: one byte for one, so every
+    other byte keeps its offset."""
+    text = bytes(data).decode("utf-8", "surrogateescape")
+    return text.translate(_QUESTIONED).encode()
 
 
 # -- arrays -----------------------------------------------------------------------------------
