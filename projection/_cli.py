@@ -234,7 +234,9 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     sample.set_defaults(run=_sample)
 
     mock = commands.add_parser(
-        "mock", help="serve a mock of Kibo's anonymous-shopper auth-ticket endpoint (uvicorn)"
+        "mock",
+        help="serve a mock of Kibo's API (uvicorn): anonymous-shopper auth tickets, application "
+        "tokens, the tenant lookup, and every GET operation of an OpenAPI document",
     )
     mock.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     mock.add_argument("--port", type=int, default=8080, help="port to bind (default: 8080)")
@@ -243,8 +245,36 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
         type=int,
         help="serve on this listening socket, already bound (instead of --host and --port)",
     )
-    mock.add_argument("--token", help="accept only this bearer token (default: any)")
-    mock.add_argument("--seed", type=int, default=0, help="the same seed gives the same tickets")
+    mock.add_argument(
+        "--token",
+        help="accept only this bearer token, and those the mock issues (default: any)",
+    )
+    mock.add_argument(
+        "--seed", type=int, default=0, help="the same seed gives the same tickets and documents"
+    )
+    mock.add_argument(
+        "--openapi",
+        metavar="FILE",
+        help="also serve every GET operation of this OpenAPI 3 document (such as one of Kibo's) "
+        "with generated documents",
+    )
+    mock.add_argument(
+        "--client-id",
+        metavar="ID",
+        help="issue application tokens only to this client id (default: any)",
+    )
+    mock.add_argument(
+        "--shared-secret",
+        metavar="SECRET",
+        help="issue application tokens only for this shared secret (default: any)",
+    )
+    mock.add_argument(
+        "--ssl-certfile",
+        metavar="PEM",
+        help="serve HTTPS with this certificate (and --ssl-keyfile), as SDKs that build "
+        "https:// URLs need",
+    )
+    mock.add_argument("--ssl-keyfile", metavar="PEM", help="the private key of --ssl-certfile")
     mock.add_argument(
         "--no-access-log", action="store_true", help="do not log each request on stdout"
     )
@@ -487,7 +517,20 @@ def _mock(arguments: argparse.Namespace) -> int:
         return 2
     from .mock import create_app
 
-    app = create_app(token=arguments.token, seed=arguments.seed)
+    if arguments.ssl_keyfile is not None and arguments.ssl_certfile is None:
+        _misuse("--ssl-keyfile needs --ssl-certfile")
+    spec = None
+    if arguments.openapi is not None:
+        from .openapi import OpenAPI
+
+        spec = OpenAPI.load(arguments.openapi)
+    app = create_app(
+        token=arguments.token,
+        seed=arguments.seed,
+        openapi=spec,
+        client_id=arguments.client_id,
+        shared_secret=arguments.shared_secret,
+    )
     if arguments.fd is not None:
         _without_delay(arguments.fd)
     uvicorn.run(
@@ -495,6 +538,8 @@ def _mock(arguments: argparse.Namespace) -> int:
         host=arguments.host,
         port=arguments.port,
         fd=arguments.fd,
+        ssl_certfile=arguments.ssl_certfile,
+        ssl_keyfile=arguments.ssl_keyfile,
         access_log=not arguments.no_access_log,
     )
     return 0
