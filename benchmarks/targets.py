@@ -148,6 +148,14 @@ def _cached(workload: Workload) -> Iterator[Target]:
     yield from _ratios(workload, figure, numerator, workload.baseline, bound=1.1, at_most=True)
 
 
+def _typed(workload: Workload) -> Iterator[Target]:
+    figure = (
+        "typed decode, {label}: OpenAPI-built `CustomerAuthTicket` time / hand-written model time"
+    )
+    numerator = "typed decode, OpenAPI type"
+    yield from _ratios(workload, figure, numerator, "typed decode", bound=1.1, at_most=True)
+
+
 def _per_input(group: Group, numerator: str, denominator: str, scale: float) -> Ratio | None:
     """``numerator``'s time per input byte over ``denominator``'s, round by round, times
     ``scale``; None unless both were measured."""
@@ -192,5 +200,6 @@ _CHECKS: dict[str, Callable[[Workload], Iterator[Target]]] = {
     "ndjson": _ndjson,
     "parse": _parse,
     "cached": _cached,
+    "typed": _typed,
     "hostile": _hostile,
 }

@@ -30,7 +30,7 @@ from ._tree import Projection, parse
 
 __all__ = ["main", "run"]
 
-# What ``--schema`` can name: the Kibo models names resolve against.
+# What ``--schema`` can name without ``--openapi``: the Kibo models names resolve against.
 # The command starts in about a tenth of a second; the Kibo models and the sample generator load
 # only for the subcommands and options that use them.
 _SCHEMAS = {"authticket": "CustomerAuthTicket"}
@@ -188,7 +188,7 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     )
     check.add_argument("expression", metavar="EXPR")
     check.add_argument("--json", action="store_true", help="print one JSON object for machines")
-    _add_parse_options(check)
+    _add_parse_options(check, openapi=True)
     check.set_defaults(run=_check)
 
     apply = commands.add_parser(
@@ -234,7 +234,9 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     sample.set_defaults(run=_sample)
 
     mock = commands.add_parser(
-        "mock", help="serve a mock of Kibo's anonymous-shopper auth-ticket endpoint (uvicorn)"
+        "mock",
+        help="serve a mock of Kibo's API (uvicorn): anonymous-shopper auth tickets, application "
+        "tokens, the tenant lookup, and every GET operation of an OpenAPI document",
     )
     mock.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     mock.add_argument("--port", type=int, default=8080, help="port to bind (default: 8080)")
@@ -243,8 +245,36 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
         type=int,
         help="serve on this listening socket, already bound (instead of --host and --port)",
     )
-    mock.add_argument("--token", help="accept only this bearer token (default: any)")
-    mock.add_argument("--seed", type=int, default=0, help="the same seed gives the same tickets")
+    mock.add_argument(
+        "--token",
+        help="accept only this bearer token, and those the mock issues (default: any)",
+    )
+    mock.add_argument(
+        "--seed", type=int, default=0, help="the same seed gives the same tickets and documents"
+    )
+    mock.add_argument(
+        "--openapi",
+        metavar="FILE",
+        help="also serve every GET operation of this OpenAPI 3 document (such as one of Kibo's) "
+        "with generated documents",
+    )
+    mock.add_argument(
+        "--client-id",
+        metavar="ID",
+        help="issue application tokens only to this client id (default: any)",
+    )
+    mock.add_argument(
+        "--shared-secret",
+        metavar="SECRET",
+        help="issue application tokens only for this shared secret (default: any)",
+    )
+    mock.add_argument(
+        "--ssl-certfile",
+        metavar="PEM",
+        help="serve HTTPS with this certificate (and --ssl-keyfile), as SDKs that build "
+        "https:// URLs need",
+    )
+    mock.add_argument("--ssl-keyfile", metavar="PEM", help="the private key of --ssl-certfile")
     mock.add_argument(
         "--no-access-log", action="store_true", help="do not log each request on stdout"
     )
@@ -271,29 +301,101 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def _add_parse_options(command: _Parser) -> None:
+def _add_parse_options(command: _Parser, *, openapi: bool = False) -> None:
+    """The options that shape parsing; ``openapi``: also those naming a schema of a document."""
     command.add_argument(
         "-i", "--case-insensitive", action="store_true", help="match names ignoring case"
     )
+    if not openapi:
+        command.add_argument(
+            "--schema",
+            choices=sorted(_SCHEMAS),
+            help="resolve names against a Kibo model, ignoring case "
+            "(authticket: CustomerAuthTicket)",
+        )
+    else:
+        # Free text: with --openapi, any component of the document (checked once it is read).
+        command.add_argument(
+            "--schema",
+            metavar="NAME",
+            help="resolve names against a schema, ignoring case: a component of the --openapi "
+            "document, or without it a Kibo model (authticket: CustomerAuthTicket)",
+        )
+        command.add_argument(
+            "--openapi",
+            metavar="FILE",
+            help="an OpenAPI 3 document (JSON, or YAML with PyYAML), such as one of Kibo's; "
+            "with --schema NAME or --route",
+        )
+        command.add_argument(
+            "--route",
+            metavar="ROUTE",
+            help="with --openapi: resolve names against the response schema of the operation "
+            "serving a request, 'METHOD PATH' ('GET /commerce/orders/{orderId}' or "
+            "'GET /api/commerce/orders/1')",
+        )
     command.add_argument(
-        "--schema",
-        choices=sorted(_SCHEMAS),
-        help="resolve names against a Kibo model, ignoring case (authticket: CustomerAuthTicket)",
+        "--strict",
+        action="store_true",
+        help="with a schema: reject names it does not have, suggesting the closest",
     )
-    command.add_argument(
-        "--strict", action="store_true", help="with --schema: reject names the model does not have"
-    )
+
+
+def _misuse(message: str) -> NoReturn:
+    print(f"projection: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _schema(arguments: argparse.Namespace) -> Any:
+    """The Struct type the options name (``None`` for none); misuse exits with status 2."""
+    document: str | None = getattr(arguments, "openapi", None)
+    route: str | None = getattr(arguments, "route", None)
+    if document is None:
+        if route is not None:
+            _misuse("--route needs --openapi FILE")
+        if arguments.schema is None:
+            if arguments.strict:
+                _misuse("--strict needs --schema")
+            return None
+        if arguments.schema not in _SCHEMAS:
+            choices = ", ".join(sorted(_SCHEMAS))
+            _misuse(f"--schema {arguments.schema!r}: without --openapi, one of: {choices}")
+        from . import kibo
+
+        return getattr(kibo, _SCHEMAS[arguments.schema])
+    if (arguments.schema is None) == (route is None):
+        _misuse("--openapi needs either --schema NAME or --route 'METHOD PATH'")
+    from .openapi import OpenAPI, OpenAPILookupError
+
+    spec = OpenAPI.load(document)
+    if arguments.schema is not None:
+        return spec.schema(arguments.schema)
+    assert route is not None
+    method, _, path = route.strip().partition(" ")
+    if not path.strip():
+        _misuse(f"--route takes a method and a path, as in 'GET /commerce/orders', not {route!r}")
+    method, path = method.upper(), path.strip()
+    # The route's response first: an unknown route is an error naming the closest.
+    response = spec.response_schema(method, path)
+    operation = spec.match(method, path)
+    assert operation is not None
+    if operation.schema is not None:
+        return spec.schema(operation.schema)
+    if arguments.strict:
+        raise OpenAPILookupError(
+            f"{operation.method} {operation.path} answers {_type_name(response)}, with no "
+            "fields to check names against",
+            route,
+        )
+    return None
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
 def _parse(arguments: argparse.Namespace) -> Projection:
-    schema = None
-    if arguments.schema is not None:
-        from . import kibo
-
-        schema = getattr(kibo, _SCHEMAS[arguments.schema])
-    elif arguments.strict:
-        print("projection: --strict needs --schema", file=sys.stderr)
-        raise SystemExit(2)
+    schema = _schema(arguments)
     return parse(
         _utf8(arguments.expression),
         case_insensitive=arguments.case_insensitive,
@@ -415,7 +517,20 @@ def _mock(arguments: argparse.Namespace) -> int:
         return 2
     from .mock import create_app
 
-    app = create_app(token=arguments.token, seed=arguments.seed)
+    if arguments.ssl_keyfile is not None and arguments.ssl_certfile is None:
+        _misuse("--ssl-keyfile needs --ssl-certfile")
+    spec = None
+    if arguments.openapi is not None:
+        from .openapi import OpenAPI
+
+        spec = OpenAPI.load(arguments.openapi)
+    app = create_app(
+        token=arguments.token,
+        seed=arguments.seed,
+        openapi=spec,
+        client_id=arguments.client_id,
+        shared_secret=arguments.shared_secret,
+    )
     if arguments.fd is not None:
         _without_delay(arguments.fd)
     uvicorn.run(
@@ -423,6 +538,8 @@ def _mock(arguments: argparse.Namespace) -> int:
         host=arguments.host,
         port=arguments.port,
         fd=arguments.fd,
+        ssl_certfile=arguments.ssl_certfile,
+        ssl_keyfile=arguments.ssl_keyfile,
         access_log=not arguments.no_access_log,
     )
     return 0

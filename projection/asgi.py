@@ -3,7 +3,8 @@
 The policy covers every JSON response, whatever its status; the client's expression narrows the
 successful ones (``request & policy``), so a client never sees what the policy leaves out. A body
 that should be projected but cannot be answers 502, a malformed expression 400 before the app runs;
-responses that are not JSON pass through untouched.
+responses that are not JSON pass through untouched. Given an OpenAPI document, names resolve
+against the response schema of the operation a request matches.
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 from urllib.parse import parse_qsl
 
 import orjson
 
 from ._errors import ExpressionError, PayloadError, ProjectionLimitError
+from ._schema import Schema
 from ._tree import Projection, parse
+
+if TYPE_CHECKING:
+    from .openapi import OpenAPI
 
 __all__ = ["ResponseFieldsMiddleware"]
 
@@ -81,9 +86,16 @@ class ResponseFieldsMiddleware:
       policy``, so a client never sees a field the policy leaves out. Requests are parsed with the
       policy's ``case_insensitive`` flag, so the two compose. Without a policy, only 2xx JSON
       responses are projected, by the client's expression.
-    - A malformed expression, or one longer than ``max_length``, answers 400 with the JSON body
-      ``{"message", "pos", "column", "expression"}`` (the expression cut to its first 256
-      characters) and the app is never called. Rejections are cached like parsed expressions.
+    - ``openapi``: an ``OpenAPI`` document. A request whose method and path match one of its
+      operations (``OpenAPI.match``) has its expression resolved against the fields of that
+      operation's response schema (the items' for an array): names match ignoring case, as Kibo's
+      do, and are written as the schema spells them, in its order. With ``strict``, a name the
+      schema lacks is rejected, with the closest field suggested. Requests that match no
+      operation, or one without such a schema, are parsed as without a document.
+    - A malformed expression, one longer than ``max_length``, or (``strict``) one naming an
+      unknown field answers 400 with the JSON body ``{"message", "pos", "column",
+      "expression"}`` (the expression cut to its first 256 characters) and the app is never
+      called. Rejections are cached like parsed expressions.
     - The app finds the effective projection in ``scope["projection"]`` and, for Starlette and
       FastAPI, ``request.state.projection``; without parameter and policy the scope is untouched.
     - A JSON response is one whose ``Content-Type`` (any of them, compared ignoring case and
@@ -104,7 +116,9 @@ class ResponseFieldsMiddleware:
       Everything else (other types, statuses without a policy, scopes, expressions that keep the
       whole document) passes through byte for byte, unbuffered.
 
-    ``cache_size`` bounds the cache of parsed and combined projections and of rejections.
+    ``cache_size`` bounds the cache of parsed and combined projections and of rejections, kept
+    per response schema. A document that cannot build the schema of a matched operation (a
+    ``$ref`` that points nowhere) raises its ``OpenAPIError`` to the server, for that request.
     """
 
     def __init__(
@@ -113,17 +127,24 @@ class ResponseFieldsMiddleware:
         *,
         param: str = "responseFields",
         policy: Policy = None,
+        openapi: OpenAPI | None = None,
+        strict: bool = False,
         max_length: int = 4096,
         cache_size: int = 1024,
     ) -> None:
+        if strict and openapi is None:
+            raise ValueError("strict=True needs openapi=, the document to check names against")
         self.app = app
         self.param = param
         self.policy = policy
+        self.openapi = openapi
+        self.strict = strict
         self.max_length = max_length
         self._name = param.casefold()
-        # Keyed by the request's expressions and the policy: a hit gives a projection already
-        # combined, and compiled since its first use, or the 400 body of a rejected expression,
-        # so a repeated request parses nothing, whether its expression is good or bad.
+        # Keyed by the request's expressions, the policy and the response schema: a hit gives a
+        # projection already combined, and compiled since its first use, or the 400 body of a
+        # rejected expression, so a repeated request parses nothing, whether its expression is
+        # good or bad.
         self._plans = functools.lru_cache(maxsize=cache_size)(self._plan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -137,7 +158,11 @@ class ResponseFieldsMiddleware:
             return
         # Checked before the cache, which then holds no key longer than ``max_length``.
         too_long = self._too_long(expressions)
-        plan = _problem(too_long) if too_long else self._plans(expressions, policy)
+        if too_long:
+            plan: _Plan | bytes = _problem(too_long)
+        else:
+            schema = self._schema(scope) if expressions and self.openapi is not None else None
+            plan = self._plans(expressions, policy, schema)
         if isinstance(plan, bytes):
             await _answer(send, 400, plan)
             return
@@ -177,13 +202,31 @@ class ResponseFieldsMiddleware:
                 )
         return None
 
-    def _plan(self, expressions: tuple[str, ...], policy: Projection | None) -> _Plan | bytes:
-        """The plan for these expressions and policy, or the 400 body rejecting an expression."""
+    def _schema(self, scope: Scope) -> Schema | None:
+        """The Struct type of the response of the operation the request matches, if any."""
+        assert self.openapi is not None
+        operation = self.openapi.match(scope.get("method", "GET"), scope.get("path", ""))
+        if operation is None or operation.schema is None:
+            return None
+        return self.openapi.schema(operation.schema)
+
+    def _plan(
+        self, expressions: tuple[str, ...], policy: Projection | None, schema: Schema | None
+    ) -> _Plan | bytes:
+        """The plan for these expressions, policy and schema, or the 400 body rejecting an
+        expression."""
         fold = policy is not None and policy.case_insensitive
+        strict = self.strict and schema is not None
         requested: Projection | None = None
         for text in expressions:
             try:
-                parsed = parse(text, case_insensitive=fold, max_length=self.max_length)
+                parsed = parse(
+                    text,
+                    case_insensitive=fold,
+                    schema=schema,
+                    strict=strict,
+                    max_length=self.max_length,
+                )
             except ExpressionError as error:
                 # The body, not the error: a cached error would keep its traceback's frames alive.
                 return _problem(error)

@@ -15,6 +15,7 @@ import os
 import re
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, NamedTuple, TypeGuard
 
@@ -69,6 +70,7 @@ class OpenAPI:
         "_responses",
         "_routes",
         "_schemas",
+        "_sources",
         "_types",
         "_visiting",
         "version",
@@ -105,6 +107,8 @@ class OpenAPI:
         self._routes: _Router | None = None
         self._raw: dict[tuple[str, str], Mapping[str, Any]] = {}
         self._base_paths = _base_paths(document.get("servers"))
+        # The properties each Struct was built from: what its types leave out (formats, enums).
+        self._sources: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
 
     @classmethod
     def load(cls, source: str | os.PathLike[str] | bytes | Mapping[str, Any]) -> OpenAPI:
@@ -331,7 +335,31 @@ class OpenAPI:
             frozen=True,
         )
         self._queue.append((struct, list(zip(names, properties.values(), strict=True))))
+        self._sources[struct] = dict(properties)
         return struct
+
+    def _field_schemas(self, struct: type[msgspec.Struct]) -> dict[str, Mapping[str, Any]]:
+        """The schema object of each field of a Struct this document built, by JSON name, with
+        ``$ref`` and one-part ``allOf`` followed; ``{}`` for a Struct it did not build.
+
+        What the types leave out (``format``, ``enum``): the mock draws its values by them.
+        """
+        found: dict[str, Mapping[str, Any]] = {}
+        for name, schema in self._sources.get(struct, {}).items():
+            seen: set[int] = set()
+            while _is_map(schema) and id(schema) not in seen:
+                seen.add(id(schema))
+                if isinstance(schema.get("$ref"), str):
+                    schema = self._dereference(schema)
+                    continue
+                members = schema.get("allOf")
+                if isinstance(members, list) and len(members) == 1 and "properties" not in schema:
+                    schema = members[0]
+                    continue
+                break
+            if _is_map(schema):
+                found[name] = schema
+        return found
 
     def _convert(self, schema: Any, hint: str, depth: int, *, field: bool = False) -> Any:
         """The msgspec type of one schema object; ``field``: a Struct field's (``| UnsetType``)."""

@@ -26,6 +26,7 @@ import projection
 from projection import ExpressionError, Projection, asgi
 from projection.asgi import ASGIApp, Message, Receive, ResponseFieldsMiddleware, Scope, Send
 from projection.kibo import sample_authtickets
+from projection.openapi import OpenAPI
 
 from .strategies import expressions, objects
 from .test_mock_server import call
@@ -981,3 +982,157 @@ def test_the_400_body_echoes_at_most_256_characters_of_the_expression(length: in
     problem = orjson.loads(response.body)
     assert problem["expression"] == expression[:256]
     assert (problem["pos"], problem["column"]) == (length, length + 1)
+
+
+# -- per route, from an OpenAPI document -------------------------------------------------------
+
+SPEC = OpenAPI.load(Path(__file__).resolve().parent / "fixtures" / "kibo_openapi.json")
+ORDER = {
+    "id": "o-1",
+    "orderNumber": 7,
+    "total": 12.5,
+    "items": [{"id": "i-1", "product": {"productCode": "P1", "name": "Tent", "price": 12.5}}],
+}
+ORDER_BYTES = orjson.dumps(ORDER)
+CONTACTS_BYTES = orjson.dumps([{"id": 1, "email": "a@example.com", "firstName": "Ada"}] * 2)
+
+
+def at(path: str, query: str, method: str = "GET") -> Scope:
+    return http_scope(query, method, path=path, raw_path=path.encode())
+
+
+def order_app(**options: Any) -> tuple[Upstream, ResponseFieldsMiddleware]:
+    upstream = Upstream(chunks=[ORDER_BYTES])
+    return upstream, ResponseFieldsMiddleware(upstream, openapi=SPEC, **options)
+
+
+def test_names_resolve_against_the_schema_of_the_route_ignoring_case() -> None:
+    expression = "TOTAL,Items(PRODUCT(name)),ID"
+    _, middleware = order_app()
+    response = drive(middleware, at("/api/commerce/orders/o-1", fields(expression)))
+    # Spelt as the schema spells them, in the schema's order (id before total).
+    expected = projection.parse(expression, schema=SPEC.schema("Order"))
+    assert str(expected) == "id,total,items(product(name))"
+    assert response.body == expected.project(ORDER_BYTES)
+    assert orjson.loads(response.body) == {
+        "id": "o-1",
+        "total": 12.5,
+        "items": [{"product": {"name": "Tent"}}],
+    }
+    # Without the document, names are matched exactly and in the expression's order.
+    plain = drive(
+        ResponseFieldsMiddleware(Upstream(chunks=[ORDER_BYTES])), at("/x", fields("total,ID"))
+    )
+    assert orjson.loads(plain.body) == {"total": 12.5}
+
+
+def test_an_array_response_resolves_against_its_items_schema() -> None:
+    upstream = Upstream(chunks=[CONTACTS_BYTES])
+    middleware = ResponseFieldsMiddleware(upstream, openapi=SPEC, strict=True)
+    response = drive(middleware, at("/commerce/customer/accounts/3/contacts", fields("EMAIL")))
+    assert orjson.loads(response.body) == [{"email": "a@example.com"}] * 2
+
+
+def strict_problem(expression: str, schema: str) -> Any:
+    with pytest.raises(projection.UnknownFieldError) as raised:
+        projection.parse(expression, schema=SPEC.schema(schema), strict=True)
+    error = raised.value
+    return {
+        "message": error.message,
+        "pos": error.pos,
+        "column": error.column,
+        "expression": expression,
+    }
+
+
+def test_strict_rejects_an_unknown_name_with_400_and_the_closest_field() -> None:
+    upstream, middleware = order_app(strict=True)
+    response = drive(middleware, at("/commerce/orders/o-1", fields("id,itemz(id)")))
+    assert response.status == 400
+    assert response.header(b"content-type") == b"application/json"
+    problem = orjson.loads(response.body)
+    assert problem == strict_problem("id,itemz(id)", "Order")
+    assert (problem["pos"], problem["column"]) == (3, 4)
+    assert "'items'" in problem["message"]  # the suggestion
+    assert upstream.scopes == []  # the app never ran
+
+
+def test_each_route_checks_against_its_own_schema() -> None:
+    _, middleware = order_app(strict=True)
+    # orderNumber is a field of an order, not of a page of orders.
+    assert drive(middleware, at("/commerce/orders/1", fields("orderNumber"))).status == 200
+    response = drive(middleware, at("/commerce/orders", fields("orderNumber")))
+    assert response.status == 400
+    assert orjson.loads(response.body) == strict_problem("orderNumber", "OrderCollection")
+    assert drive(middleware, at("/commerce/orders", fields("items(orderNumber)"))).status == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/not/in/the/document",  # matches no operation
+        "/commerce/orders/1/data",  # an operation whose response has no fields (a map)
+        "/commerce/orders",  # matches a route, but not with this method
+    ],
+)
+def test_requests_without_a_schema_behave_as_without_a_document(path: str) -> None:
+    method = "POST" if path == "/commerce/orders" else "GET"
+    _, middleware = order_app(strict=True)
+    response = drive(middleware, at(path, fields("ID,total,bogus"), method))
+    assert response.status == 200
+    assert response.body == projection.parse("ID,total,bogus").project(ORDER_BYTES)
+
+
+def test_the_policy_still_bounds_what_the_route_s_expression_selects() -> None:
+    policy = projection.parse("-total,-items/product/price")
+    _, middleware = order_app(policy=policy, strict=True)
+    response = drive(middleware, at("/commerce/orders/o-1", fields("TOTAL,id,items")))
+    assert orjson.loads(response.body) == {
+        "id": "o-1",
+        "items": [{"id": "i-1", "product": {"productCode": "P1", "name": "Tent"}}],
+    }
+    # Unknown names are refused before the policy is consulted.
+    assert drive(middleware, at("/commerce/orders/o-1", fields("totl"))).status == 400
+
+
+def test_each_route_s_expression_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed = counting_parses(monkeypatch)
+    _, middleware = order_app(strict=True)
+    for _ in range(3):
+        for path in ("/commerce/orders/1", "/api/commerce/orders/2", "/commerce/carts/c"):
+            drive(middleware, at(path, fields("id")))
+        drive(middleware, at("/commerce/orders", fields("idd")))
+    # Once for the schema of an order (whatever the order), once for a cart's, once for the
+    # rejection against a page of orders.
+    assert parsed == ["id", "id", "idd"]
+
+
+def test_strict_needs_a_document() -> None:
+    with pytest.raises(ValueError, match="openapi="):
+        ResponseFieldsMiddleware(Upstream(), strict=True)
+
+
+def test_per_route_validation_over_a_real_socket() -> None:
+    routes = {
+        "/api/commerce/orders/o-1": ORDER_BYTES,
+        "/api/commerce/customer/accounts/3/contacts": CONTACTS_BYTES,
+    }
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        body = routes[scope["path"]]
+        await send({"type": "http.response.start", "status": 200, "headers": [JSON]})
+        await send({"type": "http.response.body", "body": body})
+
+    with serving(ResponseFieldsMiddleware(app, openapi=SPEC, strict=True)) as port:
+        order = call(port, fields("Items(Product(Name)),ID"), path="/api/commerce/orders/o-1")
+        contacts = call(
+            port, fields("firstname"), path="/api/commerce/customer/accounts/3/contacts"
+        )
+        refused = call(port, fields("id,itemz"), path="/api/commerce/orders/o-1")
+    assert (order.status, order.json()) == (
+        200,
+        {"id": "o-1", "items": [{"product": {"name": "Tent"}}]},
+    )
+    assert contacts.json() == [{"firstName": "Ada"}] * 2
+    assert refused.status == 400
+    assert refused.json() == strict_problem("id,itemz", "Order")

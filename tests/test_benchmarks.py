@@ -153,3 +153,19 @@ def test_a_figure_never_reads_as_its_bound_when_it_is_not(
     value: float, bound: float, text: str
 ) -> None:
     assert shown(value, 2, bound) == text
+
+
+def test_typed_decoding_compares_the_openapi_type_with_the_hand_written_model(
+    tmp_path: Path,
+) -> None:
+    results = _run(tmp_path, "--only", "typed", "--tickets", "20")
+    (typed,) = results["workloads"]
+    for group in typed["groups"]:
+        measured = {m["contender"]: m for m in group["measurements"]}
+        # Both measured: the OpenAPI type's values were checked against the hand-written one's.
+        assert measured["typed decode, OpenAPI type"]["stats"] is not None
+        assert measured["typed decode"]["stats"] is not None
+    figures = [target["figure"] for target in results["targets"]]
+    assert sum("OpenAPI-built `CustomerAuthTicket`" in figure for figure in figures) == len(
+        typed["groups"]
+    )

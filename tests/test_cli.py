@@ -425,3 +425,104 @@ def test_an_expression_that_is_not_utf8_is_rejected_where_it_is_not(
     assert result.stderr.decode().splitlines()[0] == (
         f"projection: the expression is not valid UTF-8 at column {column}"
     )
+
+
+# -- check against an OpenAPI document ----------------------------------------------------------
+
+OPENAPI = str(Path(__file__).resolve().parent / "fixtures" / "kibo_openapi.json")
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        ["--route", "GET /api/commerce/orders/1"],
+        ["--route", "get /commerce/orders/{orderId}"],
+        ["--schema", "Order"],
+    ],
+)
+def test_check_resolves_names_against_a_route_or_schema_of_a_document(
+    selector: list[str],
+) -> None:
+    result = run(
+        "check", "TOTAL,Items(product(NAME)),id", "--openapi", OPENAPI, *selector, "--strict"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().splitlines()[0] == "id,total,items(product(name))"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["id,itemz", "--route", "GET /commerce/orders/7"],
+            "unknown field 'itemz' at column 4: did you mean 'items'?\n  id,itemz\n     ^",
+        ),
+        (
+            ["items,totalcont", "--route", "GET /commerce/orders"],
+            "unknown field 'totalcont' at column 7: did you mean 'totalCount'?\n"
+            "  items,totalcont\n        ^",
+        ),
+        (
+            ["id", "--route", "GET /commerce/order"],
+            "no route 'GET /commerce/order' in the document: did you mean "
+            "'GET /commerce/orders', 'GET /commerce/orders/{orderId}' or "
+            "'GET /commerce/orders/{orderId}/data'?",
+        ),
+        (
+            ["id", "--route", "DELETE /commerce/carts/1"],
+            "DELETE /commerce/carts/{cartId} has no JSON response body",
+        ),
+        (
+            ["id", "--route", "GET /commerce/orders/1/status"],
+            "GET /commerce/orders/{orderId}/status answers str, with no fields to check names "
+            "against",
+        ),
+        (
+            ["id", "--schema", "Ordr"],
+            "no schema 'Ordr' in the document: did you mean 'Order', 'OrderItem' or 'OrderStatus'?",
+        ),
+    ],
+)
+def test_check_against_a_document_reports_what_it_lacks_with_status_1(
+    arguments: list[str], message: str
+) -> None:
+    result = run("check", *arguments, "--openapi", OPENAPI, "--strict")
+    assert result.returncode == 1
+    assert result.stdout == b""
+    assert result.stderr.decode() == f"projection: {message}\n"
+
+
+def test_check_says_when_a_file_is_no_openapi_document(tmp_path: Path) -> None:
+    path = tmp_path / "swagger.json"
+    path.write_bytes(b'{"swagger": "2.0"}')
+    result = run("check", "id", "--openapi", str(path), "--schema", "Order")
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "projection: not an OpenAPI 3.x document: it is Swagger '2.0'; convert it to OpenAPI 3 "
+        "first\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--openapi", OPENAPI], "--openapi needs either --schema NAME or --route 'METHOD PATH'"),
+        (
+            ["--openapi", OPENAPI, "--schema", "Order", "--route", "GET /commerce/orders"],
+            "--openapi needs either --schema NAME or --route 'METHOD PATH'",
+        ),
+        (["--route", "GET /commerce/orders"], "--route needs --openapi FILE"),
+        (["--schema", "Order"], "--schema 'Order': without --openapi, one of: authticket"),
+        (
+            ["--openapi", OPENAPI, "--route", "/commerce/orders"],
+            "--route takes a method and a path, as in 'GET /commerce/orders', not "
+            "'/commerce/orders'",
+        ),
+    ],
+)
+def test_check_misusing_the_document_options_exits_with_status_2(
+    arguments: list[str], message: str
+) -> None:
+    result = run("check", "id", *arguments)
+    assert result.returncode == 2
+    assert result.stderr.decode() == f"projection: {message}\n"

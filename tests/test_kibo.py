@@ -361,3 +361,78 @@ def test_iter_sample_lines_is_lazy_and_prefix_stable() -> None:
     huge = iter_sample_lines(10**12, seed=1)
     assert list(itertools.islice(huge, 300)) == list(iter_sample_lines(300, seed=1))
     assert list(iter_sample_lines(3, seed=1)) == list(iter_sample_lines(300, seed=1))[:3]
+
+
+# -- documents of any schema (the mock's, from an OpenAPI document) ------------------------------
+
+
+def _spec() -> Any:
+    from pathlib import Path
+
+    from projection.openapi import OpenAPI
+
+    return OpenAPI.load(Path(__file__).resolve().parent / "fixtures" / "kibo_openapi.json")
+
+
+def test_a_document_of_every_schema_decodes_strictly_and_is_fixed_by_its_seed() -> None:
+    from projection.kibo._documents import sample_document
+
+    spec = _spec()
+    for name in spec.schema_names():
+        annotation = spec._type(name)
+        made = [
+            msgspec.json.encode(
+                sample_document(annotation, seed=f"{name}:{n % 2}", fields=spec._field_schemas)
+            )
+            for n in range(3)
+        ]
+        assert made[0] == made[2]
+        msgspec.json.decode(made[0], type=annotation)  # raises if any field is of the wrong type
+
+
+def _self_referencing(width: int) -> Any:
+    from projection.openapi import OpenAPI
+
+    node = {"$ref": "#/components/schemas/Node"}
+    properties: dict[str, Any] = {"id": {"type": "integer"}, "name": {"type": "string"}}
+    properties |= {f"child{n}": node for n in range(width)}
+    properties["children"] = {"type": "array", "items": node}
+    document = {
+        "openapi": "3.0.1",
+        "paths": {},
+        "components": {"schemas": {"Node": {"type": "object", "properties": properties}}},
+    }
+    return OpenAPI.load(document).schema("Node")
+
+
+@pytest.mark.parametrize("width", [1, 8])
+def test_recursive_and_wide_schemas_give_documents_of_bounded_size(width: int) -> None:
+    from projection.kibo._documents import sample_document
+
+    node = _self_referencing(width)
+
+    def depth(value: Any) -> int:
+        if isinstance(value, list):
+            return max(map(depth, value), default=0)
+        if isinstance(value, dict):
+            return 1 + max(map(depth, value.values()), default=0)
+        return 0
+
+    for seed in range(20):
+        document = sample_document(node, seed=str(seed))
+        msgspec.json.decode(msgspec.json.encode(document), type=node)
+        assert depth(document) <= 2  # a Node inside a Node, no deeper
+        assert len(msgspec.json.encode(document)) < 100_000
+
+
+def test_a_collection_s_pages_agree() -> None:
+    from projection.kibo._documents import Page, sample_document
+
+    spec = _spec()
+    orders = spec.schema("OrderCollection")
+    whole = sample_document(orders, seed="s", fields=spec._field_schemas)
+    total = whole["totalCount"]
+    for start, size in ((0, 1), (1, 2), (total - 1, 5), (total, 5)):
+        page = sample_document(orders, seed="s", fields=spec._field_schemas, page=Page(start, size))
+        assert page["items"] == whole["items"][start : start + size]
+        assert (page["totalCount"], page["pageCount"]) == (total, -(-total // size))

@@ -83,6 +83,9 @@ class _Words(msgspec.Struct, frozen=True):
     companies: tuple[str, ...]
     customer_sets: tuple[str, ...]
     note_sentences: tuple[str, ...]
+    # Drawn by the documents of other Kibo schemas (``_documents``), not by tickets.
+    products: tuple[str, ...]
+    property_keys: tuple[str, ...]
     segments: tuple[_Segment, ...]
 
 
