@@ -75,7 +75,7 @@ class Item(NamedTuple):
 Selection = tuple[Item, ...]
 
 
-# The defaults of DESIGN.md section 5, and the deepest nesting that may be asked for: masks nest
+# The defaults of SEMANTICS.md section 5, and the deepest nesting that may be asked for: masks nest
 # one level per name, and this keeps every walk over them far from Python's recursion limit.
 MAX_LENGTH: Final = 4096
 MAX_DEPTH: Final = 32
@@ -84,7 +84,7 @@ DEPTH_CEILING: Final = 128
 
 
 class Limits(NamedTuple):
-    """What the parser accepts; see DESIGN.md section 5."""
+    """What the parser accepts; see grammar/SEMANTICS.md, section 5."""
 
     max_length: int = MAX_LENGTH
     max_depth: int = MAX_DEPTH
@@ -645,7 +645,7 @@ def _or_list(words: tuple[str, ...]) -> str:
 
 def _check_depth_and_items(text: str, selection: Selection, limits: Limits) -> None:
     """Raise at the first name, left to right, that is nested too deep or one name too many."""
-    # Names are not empty and two of them have a character between them (DESIGN.md section 3):
+    # Names are not empty and two of them have a character between them (SEMANTICS.md section 1):
     # a short text has too few names to cross either limit.
     if (len(text) + 1) // 2 <= min(limits.max_depth, limits.max_items):
         return

@@ -1,8 +1,9 @@
-"""Syntax to mask: the value every projection denotes, and its algebra (DESIGN.md section 4).
+"""Syntax to mask: the value every projection denotes, and its algebra (SEMANTICS.md section 2).
 
 A mask is ``DROP``, ``WHOLE`` or a ``Node`` (a default mask plus ordered entries). Masks are
-immutable, always simplified, and compare as DESIGN says: entry order counts only under a ``DROP``
-default. ``build`` turns parsed syntax into a mask; ``union`` and ``compose`` are closed over masks.
+immutable, always simplified, and compare as SEMANTICS.md says: entry order counts only under a
+``DROP`` default. ``build`` turns parsed syntax into a mask; ``union`` and ``compose`` are closed
+over masks.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from ._schema import Schema
 
 __all__ = ["Projection", "parse"]
 
-# DESIGN.md section 3: a name is quoted when it is empty, starts with "-", or holds one of these.
+# SEMANTICS.md section 1: a name is quoted when it is empty, starts with "-", or holds one of these.
 _NEEDS_QUOTES: Final = re.compile(r"[,()/*`\x20\t\r\n]")
 # A FieldMask path segment is quoted when it holds "." or "`", or is "*" or empty.
 _PATH_NEEDS_QUOTES: Final = re.compile(r"[.`]")
@@ -79,7 +79,7 @@ class Projection:
 
     @property
     def mask(self) -> Mask:
-        """The mask this projection holds (DESIGN.md section 4)."""
+        """The mask this projection holds (grammar/SEMANTICS.md, section 2)."""
         return self._mask
 
     @property
