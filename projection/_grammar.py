@@ -176,8 +176,9 @@ class _ToSyntax(Transformer[Token, Selection]):
 
 
 def _start(token: Token) -> int:
-    assert token.start_pos is not None  # the lexer always records positions
-    return token.start_pos
+    # The lexer always records positions; lark before 1.2 also passes the tokens with which
+    # ``accepts()`` probes the parser through the terminal callbacks, and those have none.
+    return -1 if token.start_pos is None else token.start_pos
 
 
 _OPTIONS: Final[dict[str, Any]] = {
