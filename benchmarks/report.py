@@ -194,7 +194,9 @@ def _chart(workloads: Sequence[Workload], path: Path) -> str | None:
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    drawn = [w for w in workloads if any(m.stats for g in w.groups for m in g.measurements)]
+    drawn = [
+        w for w in workloads if any(_value(w.unit, m) for g in w.groups for m in g.measurements)
+    ]
     if not drawn:
         return "nothing was measured"
     names = list(
@@ -222,10 +224,10 @@ def _bars(axis: Any, workload: Workload, colors: dict[str, Any]) -> None:
     """One workload: a row of bars per group, one bar per measured contender, values printed."""
     values: list[float] = []
     for row, group in enumerate(workload.groups):
-        measured = [m for m in group.measurements if m.stats is not None]
+        # A measurement without the workload's unit (an expression refused, in MB/s) is left out.
+        measured = [(m, value) for m in group.measurements if (value := _value(workload.unit, m))]
         width = 0.84 / max(len(measured), 1)
-        for index, m in enumerate(measured):
-            value = _value(workload.unit, m)
+        for index, (m, value) in enumerate(measured):
             values.append(value)
             y = row - 0.42 + width * (index + 0.5)
             axis.barh(y, value, height=width * 0.9, color=colors[m.contender], label=m.contender)
@@ -254,7 +256,8 @@ def _short(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _value(unit: str, m: Measurement) -> float:
-    value = m.megabytes_per_second if unit == "MB/s" else m.calls_per_second
-    assert value is not None
-    return value
+def _value(unit: str, m: Measurement) -> float | None:
+    """What a bar shows: the measurement in the workload's unit, None if it has none."""
+    if m.stats is None:
+        return None
+    return m.megabytes_per_second if unit == "MB/s" else m.calls_per_second
