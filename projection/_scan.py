@@ -77,11 +77,35 @@ def _is_value(data: Buffer) -> bool:
 
 
 def element_at(data: Buffer, pos: int) -> int | None:
-    """Which element of a top-level array holds byte ``pos``; None if ``data`` is no array."""
+    """Which element of a top-level array holds byte ``pos``; None if ``data`` is no array.
+
+    The pairs of brackets closed before ``pos`` are taken out, innermost first, a level at a
+    time; what is left is the brackets still open there and the commas between them, and the
+    commas before the second open bracket separate the elements before it. Past a few dozen
+    levels, the brackets are walked one by one.
+    """
     if first_byte(data) != ord("["):
         return None
+    structure = _brackets(data, pos)
+    for _ in range(_LEVELS):
+        inner = _CLOSED_PAIR.sub(b"", structure)
+        if len(inner) == len(structure):
+            break
+        structure = inner
+    else:
+        return _element_by_walk(structure)
+    second = _OPENING.search(structure, 1)
+    return structure.count(b",", 1, len(structure) if second is None else second.start())
+
+
+_LEVELS: Final = 32
+_CLOSED_PAIR: Final = re.compile(rb"\[[,]*+\]|\{[,]*+\}")
+_OPENING: Final = re.compile(rb"[\[{]")
+
+
+def _element_by_walk(structure: bytes) -> int:
     depth = index = 0
-    for token in _brackets(data, pos):
+    for token in structure:
         if token == 0x5B or token == 0x7B:  # [ {
             depth += 1
         elif token == 0x5D or token == 0x7D:  # ] }
