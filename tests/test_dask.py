@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import pickle
 import socket
 import subprocess
 import sys
@@ -253,6 +254,17 @@ def test_a_projection_parsed_with_a_schema_travels_to_the_workers(
     report = project_ndjson(path, tmp_path / "out", parsed, client=client, blocksize=20_000)
     assert report.blocks > 2
     assert _joined(report.parts) == b"".join(parsed.project_lines(path.read_bytes()))
+
+
+@pytest.mark.parametrize("text", ["a(", "-a(b)", "a" * 5000])
+def test_expression_errors_pickle_once_distributed_is_loaded(text: str) -> None:
+    # Loaded, distributed makes pickling carry errors' tracebacks and contexts (to raise a
+    # worker's errors on the client), in this process as on its workers.
+    assert "distributed" in sys.modules
+    with pytest.raises(projection.ExpressionError) as caught:
+        projection.parse(text)
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert (type(again), str(again)) == (type(caught.value), str(caught.value))
 
 
 # -- without a cluster ------------------------------------------------------------------------
