@@ -116,11 +116,12 @@ def project_ndjson(
 
     ``source``: a path, a glob or a list of them, any fsspec URL (``s3://...`` with s3fs); each
     file is taken once, in sorted order, its compression inferred from its name (``.gz``,
-    ``.bz2``, ``.xz``, ...). A file is cut into blocks of about ``blocksize`` bytes, one part
-    each; a compressed file cannot be cut, and is one block. ``compression`` is the parts':
-    ``"infer"`` compresses them as the input files are when they all are alike, ``None`` not at
-    all, or a codec fsspec knows (``"gzip"``: ``part-00000.ndjson.gz``). The destination must
-    not hold parts already.
+    ``.bz2``, ``.xz``, ...). A file is cut into blocks of about ``blocksize`` bytes (``None``:
+    not cut), one part each; a compressed file cannot be cut, and is one block.
+    ``compression`` is the parts': ``"infer"`` compresses them as the input files are when they
+    all are alike, ``None`` not at all, or a codec fsspec knows (``"gzip"``:
+    ``part-00000.ndjson.gz``). The destination must not hold parts already; a run that fails
+    other than on an invalid line leaves the parts it wrote.
 
     ``expression`` is parsed here, once; the workers receive the ``Projection``. With
     ``client``, a ``distributed.Client``, the blocks run on its cluster; without, on Dask's
