@@ -119,7 +119,8 @@ def client() -> Iterator[Client]:
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
-        Client(cluster) as connected,
+        # Not the default: the tests without a client run on Dask's local schedulers.
+        Client(cluster, set_as_default=False) as connected,
     ):
         yield connected
 
@@ -389,15 +390,21 @@ def test_a_bag_of_lines_or_blocks_gives_the_projected_lines(client: Client) -> N
     lines = _lines(30)
     parsed = projection.parse(EXPRESSION)
     expected = list(parsed.project_lines(b"".join(lines)))
-    as_bytes = dask.bag.from_sequence(lines, npartitions=4)
-    assert project_bag(as_bytes, EXPRESSION).compute() == expected
-    as_text = dask.bag.from_sequence([line.decode() for line in lines], npartitions=3)
-    assert project_bag(as_text, parsed).compute() == [line.decode() for line in expected]
+
+    def projected(elements: list[bytes] | list[str], partitions: int) -> list[bytes | str]:
+        bag = dask.bag.from_sequence(elements, npartitions=partitions)
+        found: list[bytes | str] = project_bag(bag, parsed).compute(scheduler=client)
+        return found
+
+    assert projected(lines, 4) == expected
+    assert projected([line.decode() for line in lines], 3) == [line.decode() for line in expected]
     # Blocks of lines, the last without its line break; lines without theirs.
     blocks = [b"".join(lines[:10]), b"".join(lines[10:25]), b"".join(lines[25:]).rstrip(b"\n")]
-    assert project_bag(dask.bag.from_sequence(blocks, npartitions=2), parsed).compute() == expected
-    bare = [line.rstrip(b"\r\n") for line in lines]
-    assert project_bag(dask.bag.from_sequence(bare, npartitions=2), parsed).compute() == expected
+    assert projected(blocks, 2) == expected
+    assert projected([line.rstrip(b"\r\n") for line in lines], 2) == expected
+    # The text of an expression is parsed here too, once.
+    bag = dask.bag.from_sequence(lines, npartitions=2)
+    assert project_bag(bag, EXPRESSION).compute(scheduler=client) == expected
 
 
 def test_an_invalid_line_in_a_bag_raises_with_its_partition_and_line() -> None:
