@@ -23,6 +23,8 @@ PACKAGES = (
     "glom",
     "pysimdjson",
     "matplotlib",
+    "dask",
+    "distributed",
 )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from benchmarks._timing import Ratio, ratio
 from benchmarks.contenders import FAST_PATH
 from benchmarks.results import Group, Workload
-from benchmarks.workloads import SIZES, WIDEST, friendly, hostile
+from benchmarks.workloads import DASK_COLD, SIZES, WIDEST, friendly, hostile
 
 __all__ = ["Target", "evaluate"]
 
@@ -127,6 +127,22 @@ def _ndjson(workload: Workload) -> Iterator[Target]:
             )
 
 
+def _ndjson_dask(workload: Workload) -> Iterator[Target]:
+    for group in workload.groups:
+        cold = group.find(DASK_COLD)
+        if cold is None or cold.speedup is None:
+            continue
+        share = cold.speedup.median  # the baseline's time over the cluster's: a throughput ratio
+        yield Target(
+            f"NDJSON {group.label} on Dask, start-up included: {DASK_COLD} throughput / "
+            f"{workload.baseline} throughput",
+            share,
+            shown(share, 2, 0.7),
+            "≥ 0.7",
+            share >= 0.7,
+        )
+
+
 def _parse(workload: Workload) -> Iterator[Target]:
     figure = (
         f"cold parse, {{label}} expression: `projection.parse` time / `{workload.baseline}` time"
@@ -198,6 +214,7 @@ _CHECKS: dict[str, Callable[[Workload], Iterator[Target]]] = {
     "single": _single,
     "array": _array,
     "ndjson": _ndjson,
+    "ndjson-dask": _ndjson_dask,
     "parse": _parse,
     "cached": _cached,
     "typed": _typed,

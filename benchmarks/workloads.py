@@ -8,18 +8,22 @@ that is missing, cannot say the expression or answers differently is listed with
 from __future__ import annotations
 
 import compileall
+import contextlib
 import functools
+import importlib.util
 import itertools
+import math
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import orjson
@@ -40,7 +44,16 @@ from benchmarks.results import Group, Measurement, Workload, measurement
 from projection import PayloadError, ProjectionLimitError
 from projection.kibo import CustomerAuthTicket, iter_sample_lines, sample_authtickets, sample_bytes
 
-__all__ = ["SIZES", "WIDEST", "WORKLOADS", "Progress", "Settings", "friendly", "hostile"]
+__all__ = [
+    "DASK_COLD",
+    "SIZES",
+    "WIDEST",
+    "WORKLOADS",
+    "Progress",
+    "Settings",
+    "friendly",
+    "hostile",
+]
 
 Progress = Callable[[str], None]
 Check = Callable[[Task], None]
@@ -103,6 +116,31 @@ def _write_stream(path: Path, size: int) -> int:
             if written >= size:
                 return written
     return written
+
+
+class _Stream(NamedTuple):
+    """The NDJSON file the stream workloads share, and its first lines to check outputs on."""
+
+    path: Path
+    sample: Path
+    size: int
+
+
+# The stream of each size, written once for the run; its directory is removed at exit.
+_STREAMS: dict[int, tuple[tempfile.TemporaryDirectory[str], _Stream]] = {}
+
+
+def _stream(size: int, progress: Progress) -> _Stream:
+    if size not in _STREAMS:
+        directory = tempfile.TemporaryDirectory(prefix="projection-bench-")
+        path = Path(directory.name, "tickets.ndjson")
+        sample = Path(directory.name, "first.ndjson")
+        progress(f"writing {size / 1e6:,.0f} MB of NDJSON to {path}")
+        written = _write_stream(path, size)
+        with path.open("rb") as file:
+            sample.write_bytes(file.read(VERIFY_BYTES) + file.readline())
+        _STREAMS[size] = directory, _Stream(path, sample, written)
+    return _STREAMS[size][1]
 
 
 # -- one group: prepare, verify, measure ------------------------------------------------------
@@ -288,13 +326,18 @@ def _apply_check(expression: str, sample: Path, workers: int) -> Check:
     """A check that the command's output on ``sample`` is byte for byte ``p.project_lines``'s."""
 
     def check(task: Task) -> None:
-        expected = b"".join(projection.parse(expression).project_lines(sample.read_bytes()))
         argv = _apply_argv(expression, sample, workers)
-        output = subprocess.run(argv, capture_output=True, check=True).stdout
-        if output != expected:
-            raise UnavailableError("output differs from p.project_lines on the first lines")
+        _check_lines(
+            expression, sample, subprocess.run(argv, capture_output=True, check=True).stdout
+        )
 
     return check
+
+
+def _check_lines(expression: str, sample: Path, output: bytes) -> None:
+    expected = b"".join(projection.parse(expression).project_lines(sample.read_bytes()))
+    if output != expected:
+        raise UnavailableError("output differs from p.project_lines on the first lines")
 
 
 def _write_bytecode() -> None:
@@ -325,37 +368,32 @@ def ndjson(settings: Settings, progress: Progress) -> Workload:
             "peak_rss_samples": peaks[name],
         }
 
-    with tempfile.TemporaryDirectory(prefix="projection-bench-") as directory:
-        path, sample = Path(directory, "tickets.ndjson"), Path(directory, "first.ndjson")
-        progress(f"writing {settings.stream_bytes / 1e6:,.0f} MB of NDJSON to {path}")
-        size = _write_stream(path, settings.stream_bytes)
-        with path.open("rb") as file:
-            sample.write_bytes(file.read(VERIFY_BYTES) + file.readline())
-        counts = {f"{n} worker{'s' if n > 1 else ''}": n for n in sorted({1, cores})}
-        candidates = _candidates(
-            {
-                name: (
-                    functools.partial(runner, name, workers),
-                    [path],
-                    _apply_check(text, sample, workers),
-                )
-                for name, workers in counts.items()
-            }
-        )
-        group = _group(
-            f"{size / 1e6:,.0f} MB",
-            text,
-            size,
-            candidates,
-            floor=None,
-            baseline="1 worker",
-            # Each round is two runs of the command, about a second each: more rounds, for a
-            # ratio that moves less between runs on a shared machine.
-            rounds=settings.rounds_for(9, 2),
-            settings=settings,
-            progress=progress,
-            extra=extra,
-        )
+    path, sample, size = _stream(settings.stream_bytes, progress)
+    counts = {f"{n} worker{'s' if n > 1 else ''}": n for n in sorted({1, cores})}
+    candidates = _candidates(
+        {
+            name: (
+                functools.partial(runner, name, workers),
+                [path],
+                _apply_check(text, sample, workers),
+            )
+            for name, workers in counts.items()
+        }
+    )
+    group = _group(
+        f"{size / 1e6:,.0f} MB",
+        text,
+        size,
+        candidates,
+        floor=None,
+        baseline="1 worker",
+        # Each round is two runs of the command, about a second each: more rounds, for a
+        # ratio that moves less between runs on a shared machine.
+        rounds=settings.rounds_for(9, 2),
+        settings=settings,
+        progress=progress,
+        extra=extra,
+    )
     return Workload(
         key="ndjson",
         title="3. An NDJSON stream through `projection apply`",
@@ -837,6 +875,151 @@ def hostile_input(settings: Settings, progress: Progress) -> Workload:
     )
 
 
+# -- workload 8: the NDJSON file on a Dask cluster against the command on one machine ---------
+
+DASK_WORKERS = 2
+DASK_APPLY = f"apply, {DASK_WORKERS} workers"  # the baseline
+DASK_COLD = f"dask, {DASK_WORKERS} workers"
+DASK_WARM = f"dask, {DASK_WORKERS} workers, cluster up"
+TERABYTE_PER_HOUR = 1e12 / 3600  # bytes a second
+
+
+def _dask_argv(expression: str, path: Path, output: Path) -> list[str]:
+    argv = [sys.executable, "-m", "projection", "apply", expression, str(path), "--dask"]
+    return [*argv, "-w", str(DASK_WORKERS), "--output", str(output)]
+
+
+def _parts(directory: Path) -> bytes:
+    return b"".join(part.read_bytes() for part in sorted(directory.iterdir()))
+
+
+@contextlib.contextmanager
+def _local_cluster() -> Iterator[Any]:
+    """A client of a cluster of ``DASK_WORKERS`` worker processes on this machine."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=DASK_WORKERS, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def ndjson_dask(settings: Settings, progress: Progress) -> Workload:
+    key, title = "ndjson-dask", f"8. The NDJSON file on a Dask cluster of {DASK_WORKERS} workers"
+    unit, baseline = "MB/s", DASK_APPLY
+    if any(importlib.util.find_spec(name) is None for name in ("dask", "distributed")):
+        note = "skipped: dask and distributed are not installed (pip install -e '.[dask]')"
+        return Workload(key, title, "", unit, None, baseline, groups=[], notes=[note])
+    from projection.dask import project_ndjson
+
+    _write_bytecode()
+    text = TYPICAL.text
+    path, sample, size = _stream(settings.stream_bytes, progress)
+    peaks: dict[str, list[int]] = {}
+    scratch = Path(path.parent, "parts")
+
+    def fresh() -> Path:
+        """An empty directory for a run's parts: the last run's are removed first."""
+        shutil.rmtree(scratch, ignore_errors=True)
+        return scratch
+
+    def command(name: str, argv: Callable[[Path], list[str]]) -> Callable[[Path], None]:
+        peaks[name] = []
+        return lambda path: peaks[name].append(run_measuring_memory(argv(path)))
+
+    def extra(name: str) -> dict[str, Any]:
+        if not peaks.get(name):
+            return {}
+        return {
+            "peak_rss_bytes": max(peaks[name]),
+            "peak_rss_bytes_median": statistics.median(peaks[name]),
+            "peak_rss_samples": peaks[name],
+        }
+
+    def check_cold(task: Task) -> None:
+        subprocess.run(_dask_argv(text, sample, fresh()), capture_output=True, check=True)
+        _check_lines(text, sample, _parts(scratch))
+
+    with _local_cluster() as client:
+
+        def warm(path: Path) -> None:
+            project_ndjson(path, fresh(), text, client=client)
+
+        def check_warm(task: Task) -> None:
+            project_ndjson(sample, fresh(), text, client=client)
+            _check_lines(text, sample, _parts(scratch))
+
+        candidates = _candidates(
+            {
+                "apply, 1 worker": (
+                    functools.partial(
+                        command, "apply, 1 worker", lambda p: _apply_argv(text, p, 1)
+                    ),
+                    [path],
+                    _apply_check(text, sample, 1),
+                ),
+                DASK_APPLY: (
+                    functools.partial(
+                        command, DASK_APPLY, lambda p: _apply_argv(text, p, DASK_WORKERS)
+                    ),
+                    [path],
+                    _apply_check(text, sample, DASK_WORKERS),
+                ),
+                DASK_COLD: (
+                    functools.partial(
+                        command, DASK_COLD, lambda path: _dask_argv(text, path, fresh())
+                    ),
+                    [path],
+                    check_cold,
+                ),
+                DASK_WARM: (lambda: warm, [path], check_warm),
+            }
+        )
+        group = _group(
+            f"{size / 1e6:,.0f} MB",
+            text,
+            size,
+            candidates,
+            floor=None,
+            baseline=baseline,
+            # A run of the command on a cluster takes seconds, most of them starting it.
+            rounds=settings.rounds_for(5, 2),
+            settings=settings,
+            progress=progress,
+            extra=extra,
+        )
+    shutil.rmtree(scratch, ignore_errors=True)
+    description = (
+        f"The {size / 1e6:,.0f} MB NDJSON file of workload 3: `projection apply EXPR FILE -w N "
+        f"> /dev/null` with 1 and {DASK_WORKERS} processes, against `projection apply EXPR FILE "
+        f"--dask -w {DASK_WORKERS} --output DIR`, which starts a `LocalCluster` of "
+        f"{DASK_WORKERS} worker processes (one thread each), projects the file in blocks of 64 "
+        "MiB and writes the parts to DIR, and stops the cluster: wall time including all of "
+        "that, and the peak memory of the process tree, as in workload 3. `cluster up` is "
+        "`project_ndjson(FILE, DIR, EXPR, client=client)` on such a cluster started once, "
+        "before the rounds (no memory figure: the cluster is not a child of one command)."
+    )
+    return Workload(key, title, description, unit, None, baseline, [group], notes=_sizing(group))
+
+
+def _sizing(group: Group) -> list[str]:
+    """How many workers project a terabyte in an hour, at the throughput a started cluster
+    showed per worker: an estimate, which leaves out reading from object storage."""
+    warm = group.find(DASK_WARM)
+    if warm is None or warm.megabytes_per_second is None:
+        return []
+    per_worker = warm.megabytes_per_second * 1e6 / DASK_WORKERS
+    workers = math.ceil(TERABYTE_PER_HOUR / per_worker)
+    return [
+        f"Sizing: a started cluster projected {per_worker / 1e6:,.0f} MB/s per worker here, "
+        f"so 1 TB of uncompressed NDJSON in an hour takes about {workers} such workers, if "
+        "storage delivers 280 MB/s to them; an estimate, not a measurement."
+    ]
+
+
 WORKLOADS: dict[str, Callable[[Settings, Progress], Workload]] = {
     "single": single,
     "array": array,
@@ -845,4 +1028,5 @@ WORKLOADS: dict[str, Callable[[Settings, Progress], Workload]] = {
     "cached": cached,
     "typed": typed,
     "hostile": hostile_input,
+    "ndjson-dask": ndjson_dask,
 }

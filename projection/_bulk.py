@@ -29,7 +29,14 @@ from ._mask import Mask
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-__all__ = ["project_lines", "project_stream"]
+__all__ = [
+    "Block",
+    "input_start",
+    "project_block",
+    "project_lines",
+    "project_stream",
+    "then_rejected",
+]
 
 # Lines are read and sent to workers in blocks of about this many bytes: large enough that the
 # cost of a hand-off is small, small enough that a few blocks in flight use little memory.
@@ -92,7 +99,7 @@ def _project_lines(
         buffer = bytearray()
         reads = _read_blocks(b"", io.BytesIO(lines))
         blocks = (_project_part(compiled, part, keep_going=False, buffer=buffer) for part in reads)
-        for block in _then_rejected(blocks, None):
+        for block in then_rejected(blocks, None):
             yield from io.BytesIO(block.output)
         return
     for number, line in enumerate(source, start=1):
@@ -106,7 +113,7 @@ def _project_lines(
             yield projected
 
 
-def _then_rejected(blocks: Iterable[_Block], on_error: ErrorHandler | None) -> Iterator[_Block]:
+def then_rejected(blocks: Iterable[Block], on_error: ErrorHandler | None) -> Iterator[Block]:
     """Each block, then its rejected lines, numbered across blocks: raised, or handed on.
 
     Asked for the next block, it first deals with the last one's rejected lines: what came
@@ -135,7 +142,7 @@ def _numbered(error: PayloadError, line: int) -> PayloadError:
     return PayloadError(f"line {line}: {error}", pos=error.pos, line=line)
 
 
-class _Block(NamedTuple):
+class Block(NamedTuple):
     """A block of whole lines, projected."""
 
     output: bytes | bytearray | memoryview
@@ -144,9 +151,9 @@ class _Block(NamedTuple):
     rejected: list[tuple[int, PayloadError]]  # with the 1-based line number inside the block
 
 
-def _project_block(
+def project_block(
     compiled: Compiled, buffer: bytes | bytearray, size: int, keep_going: bool
-) -> _Block:
+) -> Block:
     """The block that is the first ``size`` bytes of ``buffer``, projected.
 
     Without ``keep_going`` the block stops at its first invalid line, after what came before.
@@ -160,7 +167,7 @@ def _project_block(
         # keeps this frame alive through its traceback, so they are dropped here, not on return.
         del lines
         if whole is not None:
-            return _Block(whole, size, breaks, [])
+            return Block(whole, size, breaks, [])
         # Line by line: the block holds an invalid line, or a shape or projection msgspec cannot
         # take in one pass.
         output: list[bytes] = []
@@ -176,20 +183,20 @@ def _project_block(
                 continue
             if projected is not None:
                 output.append(projected)
-        return _Block(b"".join(output), size, breaks, rejected)
+        return Block(b"".join(output), size, breaks, rejected)
 
 
 def _project_part(
     compiled: Compiled, part: _Read | _Range, keep_going: bool, buffer: bytearray
-) -> _Block:
+) -> Block:
     """A part projected: a range of a file is read into ``buffer``, which each process reuses.
 
     Read into new memory, a block's pages are reused or faulted in anew as the allocator sees
     fit; where it gave them back, a loop over 1 GB took a quarter more time, measured.
     """
     if isinstance(part, _Read):
-        return _project_block(compiled, part.buffer, part.size, keep_going)
-    return _project_block(compiled, buffer, part.read_into(buffer), keep_going)
+        return project_block(compiled, part.buffer, part.size, keep_going)
+    return project_block(compiled, buffer, part.read_into(buffer), keep_going)
 
 
 def _lines(buffer: bytes | bytearray, size: int) -> tuple[list[memoryview], int]:
@@ -262,19 +269,24 @@ def _complaint(data: bytes) -> str | None:
     return None
 
 
+def input_start(head: bytes, decompress: str) -> int:
+    """The bytes to skip at the start of input that begins with ``head``: a byte order mark.
+
+    Gzip-compressed input is refused with a ``PayloadError`` at byte 0 that ends with
+    ``decompress``, a hint that says how to read it instead.
+    """
+    if head.startswith(_GZIP_MAGIC):
+        raise PayloadError(f"input looks gzip-compressed; {decompress}", pos=0)
+    return len(_BYTE_ORDER_MARK) if head.startswith(_BYTE_ORDER_MARK) else 0
+
+
 def _head(source: IO[bytes]) -> tuple[bytes, int]:
     """The blank lines that start ``source`` and its first other line; bytes skipped before them.
 
     A byte order mark is skipped; gzip-compressed input is refused with a hint.
     """
     head = source.readline()
-    if head.startswith(_GZIP_MAGIC):
-        raise PayloadError(
-            "input looks gzip-compressed; decompress it first "
-            "(gunzip -c FILE | projection apply ...)",
-            pos=0,
-        )
-    skipped = len(_BYTE_ORDER_MARK) if head.startswith(_BYTE_ORDER_MARK) else 0
+    skipped = input_start(head, "decompress it first (gunzip -c FILE | projection apply ...)")
     lines = [head[skipped:]]
     # Each line looked at once: stripping all that was read so far at every line would cost
     # the square of the number of blank lines.
@@ -421,7 +433,7 @@ def project_stream(
         if opening is None or opening.last:
             workers = 1  # the stream ended within its first block: nothing to share
         parts = itertools.chain([] if opening is None else [opening], reads)
-    blocks: Generator[_Block, None, None]
+    blocks: Generator[Block, None, None]
     if workers == 1:
         buffer = bytearray()
         blocks = (_project_part(compiled, part, keep_going, buffer) for part in parts)
@@ -430,7 +442,7 @@ def project_stream(
     done = 0
     # Closed on the way out, however it is left: workers stop now, not when collected.
     with contextlib.closing(blocks):
-        for block in _then_rejected(blocks, on_error):
+        for block in then_rejected(blocks, on_error):
             sink.write(block.output)
             done += block.size
             if progress is not None:
@@ -466,7 +478,7 @@ class _Task(NamedTuple):
 class _Done(NamedTuple):
     """What a worker sends for a block: the block without its output, and where the output is."""
 
-    block: _Block
+    block: Block
     output_bytes: int
     slot: int | None  # the shared slot that holds it; None: it follows through the pipe
 
@@ -664,7 +676,7 @@ class _Worker:
         """Whether the next block has arrived, or started to."""
         return self._connection.poll()
 
-    def result(self) -> _Block:
+    def result(self) -> Block:
         """The block of the oldest part submitted; raises what the worker raised."""
         try:
             outcome: _Done | Exception = self._connection.recv()
@@ -704,7 +716,7 @@ class _Worker:
 
 def _project_in_workers(
     compiled: Compiled, parts: Iterator[_Read | _Range], workers: int, keep_going: bool
-) -> Generator[_Block, None, None]:
+) -> Generator[Block, None, None]:
     """Blocks projected by ``workers`` processes, this one included, yielded in input order.
 
     The other processes are kept supplied with a few parts each. While the next block in order
@@ -718,7 +730,7 @@ def _project_in_workers(
     block is asked for.
     """
     most_held = workers * _HELD_PER_WORKER
-    held: deque[_Block | _Worker] = deque()  # in input order; a worker stands for its next block
+    held: deque[Block | _Worker] = deque()  # in input order; a worker stands for its next block
     pool: list[_Worker] = []
     buffer = bytearray()
     exhausted = False
@@ -748,7 +760,7 @@ def _project_in_workers(
                     held.append(_project_part(compiled, part, keep_going, buffer))
                     continue
             held.popleft()
-            block = head if isinstance(head, _Block) else head.result()
+            block = head if isinstance(head, Block) else head.result()
             yield block
             if block.rejected and not keep_going:
                 return

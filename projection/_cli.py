@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import gc
 import os
+import re
 import stat
 import sys
 import time
@@ -66,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     try:
         arguments = parser.parse_args(words)
+        misuse = getattr(arguments, "misuse", None)
+        found = misuse(arguments) if misuse is not None else None
+        if found is not None and command is not None:
+            command.error(found)
     except SystemExit as stop:
         if stop.code and hint:
             print(f"projection: note: {hint}", file=sys.stderr)
@@ -99,31 +104,38 @@ class _Parser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Before argparse's own set-up, which adds -h/--help through ``add_argument``.
-        self.takes_value: dict[str, bool] = {}
+        self.takes_value: dict[str, bool | Callable[[str], bool]] = {}
         self.takes_operands = False
         super().__init__(*args, **kwargs)
 
-    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+    def add_argument(
+        self, *args: Any, value_if: Callable[[str], bool] | None = None, **kwargs: Any
+    ) -> argparse.Action:
+        """As argparse's; an option whose value may be left out (``nargs="?"``) says with
+        ``value_if`` which next words are its value: the others are operands."""
         action = super().add_argument(*args, **kwargs)
         for spelling in action.option_strings:
-            self.takes_value[spelling] = action.nargs != 0
+            self.takes_value[spelling] = value_if or action.nargs != 0
         if not action.option_strings:
             self.takes_operands = True
         return action
 
-    def value_follows(self, option: str) -> bool:
-        """Whether ``option`` takes the next word as its value.
+    def value_follows(self, option: str, following: str) -> bool:
+        """Whether ``option`` takes the word ``following`` it as its value.
 
         Not when the value is attached (``--workers=2``, ``-w2``). A long option may be cut
         short, as argparse allows (``--work 2``); one that is unknown or ambiguous takes none,
         and argparse rejects it.
         """
-        if option in self.takes_value:
-            return self.takes_value[option]
-        if not option.startswith("--") or "=" in option:
-            return False
-        spelt = [value for name, value in self.takes_value.items() if name.startswith(option)]
-        return spelt == [True]
+        takes = self.takes_value.get(option)
+        if takes is None:
+            if not option.startswith("--") or "=" in option:
+                return False
+            spelt = [value for name, value in self.takes_value.items() if name.startswith(option)]
+            if len(spelt) != 1:
+                return False
+            takes = spelt[0]
+        return takes(following) if callable(takes) else takes
 
 
 # The rule ``_options_and_operands`` follows, as ``--help`` of check and apply states it.
@@ -145,21 +157,32 @@ def _options_and_operands(command: _Parser, words: list[str]) -> tuple[list[str]
     """
     options: list[str] = []
     operands: list[str] = []
-    rest = iter(words)
-    for word in rest:
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
         if word == "--":
-            operands.extend(rest)
-            continue
+            operands.extend(words[index:])
+            break
         # Before EXPR, a -word is the expression; "-" alone is an operand, as argparse has it.
         option = word.startswith("-") and word != "-" if operands else word.startswith("--")
         if option or word == "-h":
             options.append(word)
-            value = next(rest, None) if command.value_follows(word) else None
-            if value is not None:
-                options.append(value)
+            if index < len(words) and command.value_follows(word, words[index]):
+                options.append(words[index])
+                index += 1
         else:
             operands.append(word)
     return options, operands
+
+
+# What ``--dask`` takes as the scheduler's address: a URL of one of distributed's transports, or
+# host:port. Any other word after it is an operand, such as a file, or s3://bucket/key.
+_ADDRESS: Final = re.compile(r"(?:tcp|tls|ucx|inproc|ws|wss)://\S+|[\w.-]+:\d+|\[[\w:.%]+\]:\d+")
+
+
+def _is_address(word: str) -> bool:
+    return _ADDRESS.fullmatch(word) is not None
 
 
 def _at_least(least: int) -> Callable[[str], int]:
@@ -197,14 +220,36 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
         epilog=_OPERAND_RULE,
     )
     apply.add_argument("expression", metavar="EXPR")
-    apply.add_argument("file", metavar="FILE", nargs="?", help="input file (default: stdin)")
+    apply.add_argument(
+        "files",
+        metavar="FILE",
+        nargs="*",
+        help="input file (default: stdin); with --dask, one or more paths, globs or URLs "
+        "(s3://...) of NDJSON files, compressed or not, taken in sorted order",
+    )
     apply.add_argument(
         "-w",
         "--workers",
         type=_at_least(1),
-        default=1,
-        help=f"NDJSON: project in this many processes, output in input order (this machine: "
-        f"{os.cpu_count()} cores)",
+        help=f"NDJSON: project in this many processes, output in input order (default: 1; "
+        f"this machine: {os.cpu_count()} cores); with --dask alone, the local cluster's workers "
+        "(default: one per core)",
+    )
+    apply.add_argument(
+        "--dask",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        value_if=_is_address,
+        help="NDJSON files on a Dask cluster: the scheduler at ADDRESS (tcp://host:port), or "
+        "without one a local cluster; needs --output (pip install 'kibo-projection[dask]')",
+    )
+    apply.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="with --dask: the directory (or URL) that receives part-00000.ndjson, ...; "
+        "concatenated in name order, they are what apply writes for the files in turn",
     )
     apply.add_argument(
         "--on-error",
@@ -223,7 +268,7 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
         "(a whole value from the line's first byte)",
     )
     _add_parse_options(apply)
-    apply.set_defaults(run=_apply)
+    apply.set_defaults(run=_apply, misuse=_apply_misuse)
 
     sample = commands.add_parser("sample", help="write realistic Kibo CustomerAuthTicket documents")
     sample.add_argument("-n", type=_at_least(0), default=10, help="how many tickets (default: 10)")
@@ -562,8 +607,26 @@ def _without_delay(descriptor: int) -> None:
 # -- apply ------------------------------------------------------------------------------------
 
 
+def _apply_misuse(arguments: argparse.Namespace) -> str | None:
+    """What is wrong with how ``apply`` was called, if anything."""
+    if arguments.dask is None and arguments.output is None:
+        return "several FILEs need --dask and --output" if len(arguments.files) > 1 else None
+    if arguments.dask is None or arguments.output is None:
+        return "--dask and --output go together: the cluster's workers write the parts"
+    if not arguments.files:
+        return "--dask reads FILEs, not stdin: name one or more (paths, globs, URLs)"
+    if arguments.format == "json":
+        return "--dask projects NDJSON files: --format json is for one document"
+    if arguments.dask and arguments.workers is not None:
+        return "--workers sizes a local cluster: the cluster at ADDRESS has its own workers"
+    return None
+
+
 def _apply(arguments: argparse.Namespace) -> int:
     projection = _parse(arguments)
+    if arguments.dask is not None:
+        return _apply_on_dask(arguments, projection)
+    arguments.file = arguments.files[0] if arguments.files else None
     if arguments.file is None and sys.stdin.isatty():
         print(
             "projection apply: reading JSON from the terminal; pipe a file in or name one:\n"
@@ -586,7 +649,7 @@ def _apply(arguments: argparse.Namespace) -> int:
             source,
             sys.stdout.buffer,
             path=arguments.file,
-            workers=arguments.workers,
+            workers=arguments.workers or 1,
             on_error=None if arguments.on_error == "fail" else rejected,
             progress=progress,
             layout=arguments.format,
@@ -621,27 +684,85 @@ class _Rejected:
     def __init__(self, *, report: bool) -> None:
         self.report = report
         self.count = 0
-        self.first_lines: list[int] = []
+        self.first_lines: list[str] = []
 
     def __call__(self, error: PayloadError) -> None:
         assert error.line is not None
+        self.add(str(error.line), str(error))
+
+    def add(self, line: str, message: str) -> None:
+        """Count a rejected line: ``line`` as the summary shows it, ``message`` as report does."""
         self.count += 1
         if len(self.first_lines) < self._SHOWN:
-            self.first_lines.append(error.line)
+            self.first_lines.append(line)
         if self.report:
-            print(f"projection: {error}", file=sys.stderr)
+            print(f"projection: {message}", file=sys.stderr)
 
     def summarize(self) -> int:
         """Say how many lines were rejected; the exit status is 1 if any was."""
         count = self.count
         if not count:
             return 0
-        shown = ", ".join(map(str, self.first_lines)) + (", ..." if count > self._SHOWN else "")
+        shown = ", ".join(self.first_lines) + (", ..." if count > self._SHOWN else "")
         print(
             f"projection: rejected {count} invalid line{'s' if count > 1 else ''}: {shown}",
             file=sys.stderr,
         )
         return 1
+
+
+def _apply_on_dask(arguments: argparse.Namespace, projection: Projection) -> int:
+    """``apply --dask [ADDRESS] --output DIR FILE...``: NDJSON files projected on a cluster."""
+    try:
+        # Imported here: the extra is optional, and the command starts sooner without it.
+        from distributed import Client, LocalCluster
+
+        from .dask import project_ndjson
+    except ImportError:
+        print(
+            "projection apply: --dask needs dask and distributed: "
+            "pip install 'kibo-projection[dask]'",
+            file=sys.stderr,
+        )
+        return 1
+    with contextlib.ExitStack() as stack:
+        if arguments.dask:
+            try:
+                client = stack.enter_context(Client(arguments.dask))
+            except OSError as error:
+                print(
+                    f"projection apply: no Dask scheduler answers at {arguments.dask}: {error}",
+                    file=sys.stderr,
+                )
+                return 2
+        else:
+            cluster = LocalCluster(
+                n_workers=arguments.workers or _cores(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            stack.enter_context(cluster)
+            client = stack.enter_context(Client(cluster))
+        report = project_ndjson(
+            arguments.files,
+            arguments.output,
+            projection,
+            client=client,
+            on_error=arguments.on_error,
+            progress=sys.stderr.isatty(),
+        )
+    rejected = _Rejected(report=arguments.on_error == "report")
+    for line in report.rejected:
+        rejected.add(f"{line.file}:{line.line}", str(line))
+    return rejected.summarize()
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class _Progress:

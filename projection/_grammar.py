@@ -590,10 +590,16 @@ def parse_syntax(text: str, limits: Limits) -> Selection:
     fast = _fast_parser(parser)
     selection: Selection | None = None if fast is None else fast.parse(text)
     if selection is None:  # an error, which lark describes, or what the fast parser leaves to lark
+        failure = None
         try:
             selection = parser.parse(text)  # type: ignore[assignment]
         except UnexpectedInput as error:
-            raise _syntax_error(text, error) from None
+            failure = _syntax_error(text, error)
+        # Raised out of the handler, so that lark's error is not its context: pickling that
+        # holds on to contexts (distributed installs one, for errors that cross to a Dask
+        # client) would try to carry lark's parser along, and fail.
+        if failure is not None:
+            raise failure
     assert selection is not None
     _check_depth_and_items(text, selection, limits)
     return selection

@@ -169,3 +169,31 @@ def test_typed_decoding_compares_the_openapi_type_with_the_hand_written_model(
     assert sum("OpenAPI-built `CustomerAuthTicket`" in figure for figure in figures) == len(
         typed["groups"]
     )
+
+
+def test_the_dask_workload_is_skipped_without_dask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("dask", "distributed"):
+        monkeypatch.setitem(sys.modules, name, None)
+    (workload,) = _run(tmp_path, "--only", "ndjson-dask", "--stream-mb", "1")["workloads"]
+    assert workload["groups"] == []
+    assert workload["notes"][0].startswith("skipped: dask and distributed are not installed")
+
+
+@pytest.mark.slow
+def test_the_dask_workload_measures_the_cluster_against_the_command(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    results = _run(tmp_path, "--only", "ndjson-dask", "--stream-mb", "1", "--rounds", "1")
+    (stream,) = results["workloads"][0]["groups"]
+    measured = {m["contender"]: m for m in stream["measurements"]}
+    assert list(measured) == [
+        "apply, 1 worker",
+        "apply, 2 workers",
+        "dask, 2 workers",
+        "dask, 2 workers, cluster up",
+    ]
+    assert all(m["stats"] is not None for m in measured.values()), measured
+    assert measured["dask, 2 workers"]["extra"]["peak_rss_bytes"] > 0
+    (target,) = results["targets"]
+    assert target["figure"].startswith("NDJSON 1 MB on Dask, start-up included")

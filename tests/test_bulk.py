@@ -253,14 +253,14 @@ def test_an_exception_in_any_process_reaches_the_caller(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("small_blocks")
 def test_a_worker_that_dies_is_reported(tickets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     parent = os.getpid()
-    project_block = _bulk._project_block
+    project_block = _bulk.project_block
 
     def die_in_a_worker(*arguments: object) -> object:
         if os.getpid() != parent:
             os._exit(3)
         return project_block(*arguments)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_bulk, "_project_block", die_in_a_worker)
+    monkeypatch.setattr(_bulk, "project_block", die_in_a_worker)
     with pytest.raises(RuntimeError, match=r"worker process \d+ stopped unexpectedly"):
         stream(tickets, workers=2)
     assert multiprocessing.active_children() == []
@@ -275,14 +275,14 @@ def test_an_os_error_in_a_worker_reaches_the_caller_as_itself(
 ) -> None:
     """Not taken for the pipe breaking: the worker is alive, and said what went wrong."""
     parent = os.getpid()
-    project_block = _bulk._project_block
+    project_block = _bulk.project_block
 
     def fail_in_a_worker(*arguments: object) -> object:
         if os.getpid() != parent:
             raise PermissionError("no reading here")
         return project_block(*arguments)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_bulk, "_project_block", fail_in_a_worker)
+    monkeypatch.setattr(_bulk, "project_block", fail_in_a_worker)
     with pytest.raises(PermissionError, match="no reading here"):
         stream(tickets, workers=2)
     assert multiprocessing.active_children() == []

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import projection
 from projection import PayloadError, ProjectionCache
-from projection._bulk import _project_block, project_stream
+from projection._bulk import project_block, project_stream
 from projection._compile import Compiled, collector_paused
 
 from .oracle import reference
@@ -295,7 +295,7 @@ def test_no_collection_runs_while_bulk_input_is_projected() -> None:
     try:
         compiled.project(array)
         array_collections = len(started)
-        _project_block(compiled, block, len(block), keep_going=False)
+        project_block(compiled, block, len(block), keep_going=False)
         block_collections = len(started) - array_collections
     finally:
         gc.callbacks.remove(count)

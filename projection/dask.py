@@ -1,0 +1,389 @@
+"""NDJSON datasets on a Dask cluster: files cut into blocks of lines, projected where they are read.
+
+``project_ndjson`` writes ``part-NNNNN.ndjson`` files whose concatenation, in name order, is what
+``projection apply EXPR --format ndjson`` writes for each input file in turn, and returns a
+``Report`` that counts every line and names each rejected one by file and line. ``project_bag``
+projects a ``dask.bag.Bag`` of NDJSON text. Needs the ``dask`` extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import io
+import os
+import sys
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
+
+try:
+    import dask
+    import dask.bag
+    import fsspec
+    from dask.bytes import read_bytes
+    from dask.diagnostics import ProgressBar
+    from fsspec.core import OpenFile, get_fs_token_paths
+    from fsspec.implementations.local import LocalFileSystem
+    from fsspec.utils import compressions, infer_compression
+except ImportError as error:  # the edges of the library are optional; its core is not
+    raise ImportError(
+        f"projection.dask needs dask: pip install 'kibo-projection[dask]' ({error})",
+        name=error.name,
+    ) from error
+
+from ._bulk import Block, input_start, project_block, then_rejected
+from ._errors import PayloadError
+from ._tree import Projection, parse
+
+if TYPE_CHECKING:
+    from dask.delayed import Delayed
+    from distributed import Client
+    from fsspec.spec import AbstractFileSystem
+
+    from ._compile import Compiled
+
+__all__ = ["Rejected", "Report", "project_bag", "project_ndjson"]
+
+OnError = Literal["fail", "skip", "report"]
+
+# Wide enough that the names of most runs sort as numbers do; a run of more blocks gets more
+# digits, all its names alike.
+_DIGITS: Final = 5
+# The suffix of each codec's files, for the parts' names: the inverse of what fsspec infers from.
+_SUFFIXES: Final = {codec: f".{suffix}" for suffix, codec in reversed(compressions.items())}
+_GZIP_HINT: Final = (
+    "its name does not say so (*.gz), so it was read as it is: rename it, or decompress it"
+)
+
+
+class Rejected(NamedTuple):
+    """An invalid line left out by ``on_error="skip"`` or ``"report"``.
+
+    ``line`` counts from 1 within ``file``; ``message`` is the error as the command line shows
+    it, from the line number on.
+    """
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """What ``project_ndjson`` did. Lines are counted as ``projection apply`` reads them: a last
+    line without a line break counts, blank lines count in but not out; bytes are uncompressed.
+    """
+
+    files: int
+    blocks: int
+    lines_in: int
+    lines_out: int
+    bytes_in: int
+    bytes_out: int
+    rejected: tuple[Rejected, ...]
+    parts: tuple[str, ...]
+
+
+class _Part(NamedTuple):
+    """What a worker sends back for a block: its counts, not its output, which it wrote."""
+
+    size: int
+    breaks: int
+    lines_in: int
+    lines_out: int
+    bytes_out: int
+    rejected: list[tuple[int, PayloadError]]
+
+
+def project_ndjson(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    destination: str | os.PathLike[str],
+    expression: str | Projection,
+    *,
+    client: Client | None = None,
+    blocksize: int | str | None = "64MiB",
+    on_error: OnError = "fail",
+    compression: str | None = "infer",
+    progress: bool = False,
+) -> Report:
+    """Project NDJSON files into ``destination``, a directory, as ``part-00000.ndjson``, ...
+
+    ``source``: a path, a glob or a list of them, any fsspec URL (``s3://...`` with s3fs); each
+    file is taken once, in sorted order, its compression inferred from its name (``.gz``,
+    ``.bz2``, ``.xz``, ...). A file is cut into blocks of about ``blocksize`` bytes (``None``:
+    not cut), one part each; a compressed file cannot be cut, and is one block.
+    ``compression`` is the parts': ``"infer"`` compresses them as the input files are when they
+    all are alike, ``None`` not at all, or a codec fsspec knows (``"gzip"``:
+    ``part-00000.ndjson.gz``). The destination must not hold parts already; a run that fails
+    other than on an invalid line leaves the parts it wrote.
+
+    ``expression`` is parsed here, once; the workers receive the ``Projection``. With
+    ``client``, a ``distributed.Client``, the blocks run on its cluster; without, on Dask's
+    current scheduler. ``on_error``: ``"fail"`` raises ``PayloadError`` for the first invalid
+    line in input order, naming its file and line, after removing the parts that follow its
+    own; ``"skip"`` and ``"report"`` leave invalid lines out and list them in the report.
+    ``progress`` draws Dask's progress bar on stderr.
+    """
+    if on_error not in ("fail", "skip", "report"):
+        raise ValueError(f"on_error must be 'fail', 'skip' or 'report', not {on_error!r}")
+    projection = _parsed(expression)
+    fs, paths = _input_files(source)
+    codec = _output_codec(paths, compression)
+    out_fs, root = fsspec.core.url_to_fs(os.fspath(destination))
+    out_fs.makedirs(root, exist_ok=True)
+    if out_fs.glob(f"{root.rstrip('/')}/part-*"):
+        raise FileExistsError(
+            errno.EEXIST, "the destination holds parts already", os.fspath(destination)
+        )
+
+    blocks = _blocks(fs, paths, blocksize)
+    digits = max(_DIGITS, len(str(len(blocks) - 1)))
+    names = [
+        f"{root.rstrip('/')}/part-{number:0{digits}d}.ndjson{_SUFFIXES.get(codec, '')}"
+        for number in range(len(blocks))
+    ]
+    # Named for the progress bar, which groups tasks by name; unique to the run, since a
+    # block's part is written as a side effect, which a run again must do again.
+    run = uuid.uuid4().hex
+    project = dask.delayed(_project_part, pure=False)
+    tasks = [
+        project(
+            data,
+            projection,
+            start,
+            on_error != "fail",
+            _shown(fs, paths[file]),
+            out_fs,
+            name,
+            codec,
+            dask_key_name=f"project-ndjson-{run}-{number}",
+        )
+        for number, ((file, start, data), name) in enumerate(zip(blocks, names, strict=True))
+    ]
+    parts = _computed(tasks, client, progress)
+
+    rejected: list[Rejected] = []
+    for path, numbers in _by_file(paths, blocks):
+        shown = _shown(fs, path)
+
+        def keep(error: PayloadError, shown: str = shown) -> None:
+            assert error.line is not None  # then_rejected numbers every error
+            rejected.append(Rejected(shown, error.line, str(error)))
+
+        in_order = (Block(b"", parts[n].size, parts[n].breaks, parts[n].rejected) for n in numbers)
+        try:
+            for _ in then_rejected(in_order, None if on_error == "fail" else keep):
+                pass
+        except PayloadError as error:
+            # What ``projection apply`` writes before it stops: the parts up to the one that
+            # holds the line, the first of the file's to have rejected any.
+            failed = next(number for number in numbers if parts[number].rejected)
+            out_fs.rm(names[failed + 1 :])  # every task wrote its part
+            raise PayloadError(f"{shown}: {error}", pos=error.pos, line=error.line) from None
+    return Report(
+        files=len(paths),
+        blocks=len(blocks),
+        lines_in=sum(part.lines_in for part in parts),
+        lines_out=sum(part.lines_out for part in parts),
+        bytes_in=sum(part.size for part in parts),
+        bytes_out=sum(part.bytes_out for part in parts),
+        rejected=tuple(rejected),
+        parts=tuple(_shown(out_fs, name) for name in names),
+    )
+
+
+def _parsed(expression: str | Projection) -> Projection:
+    if isinstance(expression, Projection):
+        return expression
+    if isinstance(expression, str):
+        return parse(expression)
+    raise TypeError(f"expression must be a str or a Projection, not {type(expression).__name__}")
+
+
+def _input_files(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> tuple[AbstractFileSystem, list[str]]:
+    """The filesystem of ``source`` and its files, globs expanded, each once, in sorted order."""
+    sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    if not sources:
+        raise ValueError("no source: give a path, a glob or a list of them")
+    # A list, so that every glob character expands (a lone string expands only "*").
+    fs, _, paths = get_fs_token_paths([os.fspath(item) for item in sources], mode="rb")
+    if not paths:
+        shown = ", ".join(os.fspath(item) for item in sources)
+        raise FileNotFoundError(errno.ENOENT, "no file matches", shown)
+    return fs, sorted(set(paths))
+
+
+def _shown(fs: AbstractFileSystem, path: str) -> str:
+    """How a file is named to users: its path on this machine, its URL elsewhere."""
+    return path if isinstance(fs, LocalFileSystem) else str(fs.unstrip_protocol(path))
+
+
+def _output_codec(paths: list[str], compression: str | None) -> str | None:
+    if compression != "infer":
+        if compression not in _SUFFIXES and compression is not None:
+            raise ValueError(
+                f"compression must be 'infer', None or one of {sorted(_SUFFIXES)}, "
+                f"not {compression!r}"
+            )
+        return compression
+    codecs = {infer_compression(path) for path in paths}
+    return codecs.pop() if len(codecs) == 1 else None
+
+
+def _blocks(
+    fs: AbstractFileSystem, paths: list[str], blocksize: int | str | None
+) -> list[tuple[int, bool, Delayed]]:
+    """Every block of every file, in input order: the file's index, whether the block starts
+    the file, and the block, to be read where it is projected.
+
+    ``read_bytes`` cuts only files that are not compressed; compressed ones are read whole, a
+    call for each codec.
+    """
+    by_codec: dict[str | None, list[int]] = {}
+    for index, path in enumerate(paths):
+        by_codec.setdefault(infer_compression(path), []).append(index)
+    found: dict[int, list[Delayed]] = {}
+    for codec, indexes in by_codec.items():
+        _, per_file = read_bytes(
+            [fs.unstrip_protocol(paths[index]) for index in indexes],
+            delimiter=b"\n",
+            blocksize=None if codec else blocksize,
+            compression=codec,
+            sample=False,
+        )
+        found.update(zip(indexes, per_file, strict=True))
+    return [
+        (index, number == 0, block)
+        for index in range(len(paths))
+        for number, block in enumerate(found[index])
+    ]
+
+
+def _by_file(
+    paths: list[str], blocks: list[tuple[int, bool, Delayed]]
+) -> Iterator[tuple[str, list[int]]]:
+    """Each file that has blocks, with the numbers of its blocks, in order."""
+    numbers: dict[int, list[int]] = {}
+    for number, (file, _, _) in enumerate(blocks):
+        numbers.setdefault(file, []).append(number)
+    for file, found in numbers.items():
+        yield paths[file], found
+
+
+def _computed(tasks: list[Delayed], client: Client | None, progress: bool) -> list[_Part]:
+    """The tasks run on ``client``'s cluster, or on Dask's current scheduler without one."""
+    if client is not None:
+        futures = client.compute(tasks)
+        if progress:
+            from distributed import progress as draw
+
+            # Its bar goes to stdout, which may be the data: stderr is for people.
+            with contextlib.redirect_stdout(sys.stderr):
+                draw(futures, notebook=False)
+        found: list[_Part] = client.gather(futures)
+        return found
+    with ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext():
+        return list(dask.compute(*tasks))
+
+
+# -- on the workers ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(projection: Projection) -> Compiled:
+    """The projection compiled once per worker process, however many tasks bring it: a task
+    unpickles its own copy, and equal projections compile alike."""
+    return projection.compiled()
+
+
+def _project_part(
+    data: bytes,
+    projection: Projection,
+    starts_file: bool,
+    keep_going: bool,
+    file: str,
+    fs: AbstractFileSystem,
+    part: str,
+    codec: str | None,
+) -> _Part:
+    """Project a block of ``file`` into the part named ``part``, as ``projection apply`` does."""
+    size = len(data)
+    if starts_file:
+        try:
+            skipped = input_start(data, _GZIP_HINT)
+        except PayloadError as error:
+            raise PayloadError(f"{file}: {error}", pos=error.pos) from None
+        if skipped:
+            data = data[skipped:]
+    block = project_block(_compiled(projection), data, len(data), keep_going)
+    output = bytes(block.output)  # already bytes: a block projected here is never a view
+    with OpenFile(fs, part, mode="wb", compression=codec) as sink:
+        sink.write(output)
+    return _Part(
+        size=size,
+        breaks=block.breaks,
+        lines_in=block.breaks + (bool(data) and not data.endswith(b"\n")),
+        lines_out=output.count(b"\n"),
+        bytes_out=len(output),
+        # Without their tracebacks, which hold the block's frame and so its data.
+        rejected=[(number, error.with_traceback(None)) for number, error in block.rejected],
+    )
+
+
+# -- bags -------------------------------------------------------------------------------------
+
+
+def project_bag(bag: dask.bag.Bag, expression: str | Projection) -> dask.bag.Bag:
+    """A bag of the projected lines of ``bag``, in order, one for each line that is not blank.
+
+    ``bag`` holds NDJSON text as ``bytes`` or ``str``: lines (``dask.bag.read_text``) or blocks
+    of lines; an element is a line or lines of its own, whether or not it ends with a line
+    break. Each projected line ends with ``"\\n"`` and has its element's type. An invalid line
+    raises ``PayloadError`` when the bag is computed, saying ``partition P: line N: ...``, with
+    lines counted from 1 within partition P. (To leave invalid lines out and count them, use
+    ``project_ndjson``: counting lines across a bag's partitions would need them all.)
+    """
+    projection = _parsed(expression)
+    project = dask.delayed(_project_partition, pure=True)
+    return dask.bag.from_delayed(
+        [project(partition, projection, index) for index, partition in enumerate(bag.to_delayed())]
+    )
+
+
+def _project_partition(
+    elements: Iterable[bytes | bytearray | str], projection: Projection, index: int
+) -> list[bytes] | list[str]:
+    compiled = _compiled(projection)
+    projected: list[Any] = []
+
+    def blocks() -> Iterator[Block]:
+        for element in elements:
+            text = isinstance(element, str)
+            if isinstance(element, str):
+                data: bytes | bytearray = element.encode()
+            elif isinstance(element, (bytes, bytearray)):
+                data = element
+            else:
+                raise TypeError(
+                    f"project_bag takes NDJSON as bytes or str, not {type(element).__name__}"
+                )
+            block = project_block(compiled, data, len(data), keep_going=False)
+            lines = io.BytesIO(block.output)  # split on "\n" only, as the input is
+            projected.extend(line.decode() for line in lines) if text else projected.extend(lines)
+            # The element's last line ends with it, line break or not.
+            yield block._replace(breaks=block.breaks + (not data.endswith(b"\n")))
+
+    try:
+        for _ in then_rejected(blocks(), None):
+            pass
+    except PayloadError as error:
+        raise PayloadError(f"partition {index}: {error}", pos=error.pos, line=error.line) from None
+    return projected
