@@ -33,6 +33,7 @@ from ._scan import (
     lone_surrogate,
     questioned,
     too_deep,
+    traced,
     trailing_start,
 )
 
@@ -372,6 +373,11 @@ def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
     except RecursionError:
         raise _too_deep_error(data) from None
     if invalid_utf8(output) is not None:
+        # Kept invalid UTF-8: the string around it in the output, copied from the input whole,
+        # most often says where; else projections with markers do.
+        pos = traced(data, output)
+        if pos is not None:
+            raise _located(data, pos, "invalid UTF-8")
         raise _invalid_utf8_error(data, function)
     return output
 

@@ -27,6 +27,7 @@ __all__ = [
     "lone_surrogate",
     "questioned",
     "too_deep",
+    "traced",
     "trailing_start",
 ]
 
@@ -154,6 +155,27 @@ def invalid_utf8(data: Buffer) -> int | None:
     except UnicodeDecodeError as error:
         return error.start
     return None
+
+
+def traced(data: Buffer, output: bytes) -> int | None:
+    """Where in ``data`` the first invalid UTF-8 of ``output`` was copied from, or None.
+
+    That byte lies in a string the projection copied whole from the input; the bytes around it
+    up to the nearest quotes on either side lie in the same string, so where they occur once in
+    the input, there is its source. Two searches at the speed of memory; None when the bytes
+    occur more than once, or not at all (the caller then projects with markers).
+    """
+    bad = invalid_utf8(output)
+    if bad is None:
+        return None
+    start = output.rfind(b'"', 0, bad) + 1
+    end = output.find(b'"', bad)
+    around = output[start : len(output) if end < 0 else end]
+    source = bytes(data)
+    found = source.find(around)
+    if found < 0 or source.find(around, found + 1) >= 0:
+        return None
+    return found + bad - start
 
 
 # Markers come from a block of 64 private-use code points that the input does not hold: in UTF-8

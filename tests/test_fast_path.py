@@ -342,3 +342,18 @@ def test_the_first_use_builds_no_msgspec_types(monkeypatch: pytest.MonkeyPatch) 
     assert built == []
     assert parsed.project(data) == expected
     assert len(built) == 3  # the hot projection: one Struct per node
+
+
+@pytest.mark.parametrize("text", ["keep", "-skip", "keep,other"])
+def test_kept_invalid_utf8_is_placed_at_its_source_when_a_skipped_copy_precedes_it(
+    text: str,
+) -> None:
+    # The same bytes skipped first, then kept: their text alone cannot say which was copied.
+    data = b'{"skip": "a\xffb", "keep": "a\xffb", "other": 1}'
+    with pytest.raises(PayloadError) as caught:
+        projection.parse(text).project(data)
+    assert caught.value.pos == data.rindex(b"\xff")
+    unique = b'{"skip": "a\xffb", "keep": "c\xffd"}'
+    with pytest.raises(PayloadError) as placed:
+        projection.parse(text).project(unique)
+    assert placed.value.pos == unique.rindex(b"\xff")
