@@ -8,6 +8,7 @@ never byte by byte in Python; strings are matched whole, so nothing inside one i
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import itertools
 import re
@@ -87,6 +88,9 @@ def element_at(data: Buffer, pos: int) -> int | None:
     """
     if first_byte(data) != ord("["):
         return None
+    compact = _compact_element_at(data, pos)
+    if compact is not None:
+        return compact
     structure = _brackets(data, pos)
     for _ in range(_LEVELS):
         inner = _CLOSED_PAIR.sub(b"", structure)
@@ -99,6 +103,21 @@ def element_at(data: Buffer, pos: int) -> int | None:
     return structure.count(b",", 1, len(structure) if second is None else second.start())
 
 
+def _compact_element_at(data: Buffer, pos: int) -> int | None:
+    """``element_at`` for a whole array written compact (a fault in its text, not its syntax):
+    the decoder gives its elements, whose lengths then say where each starts. None otherwise."""
+    try:
+        elements = _ELEMENTS.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    ends = list(itertools.accumulate(len(element) + 1 for element in elements))
+    # Compact: "[", each element and the comma or "]" after it, nothing else.
+    if not ends or ends[-1] + 1 != len(data):
+        return None
+    return bisect.bisect_left(ends, pos)  # the comma after an element is its own
+
+
+_ELEMENTS: Final = msgspec.json.Decoder(list[msgspec.Raw])
 _LEVELS: Final = 32
 _CLOSED_PAIR: Final = re.compile(rb"\[[,]*+\]|\{[,]*+\}")
 _OPENING: Final = re.compile(rb"[\[{]")
