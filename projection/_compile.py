@@ -16,6 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from itertools import count
+from operator import attrgetter
 from typing import Any, Final, NamedTuple, TypeAlias
 
 import msgspec
@@ -43,10 +44,14 @@ __all__ = ["JSON_WHITE_SPACE", "Compiled", "collector_paused", "is_json"]
 #
 # - typed: a node with a DROP default (the common ``a(b,c)``) becomes a Struct whose fields are its
 #   entries, ``Raw`` for whole values; msgspec skips every other key without building it, and
-#   encoding the Struct writes the entries in their order (the schema's, where there is one),
-#   which is what rule 8 asks.
-# - generic: a node with another default (``*``, exclusions) or matching names ignoring case is
-#   decoded as ``dict[str, Raw]`` and rebuilt key by key in Python, in the order rule 8 asks
+#   encoding the Struct writes the entries in their order, which is what rule 8 asks. Where the
+#   schema says which Struct the value is, any node is typed: one with another default (``*``,
+#   exclusions) becomes a Struct of every field of the schema's, in its order, which forbids
+#   unknown fields: a key the schema lacks (or spelt in another case) fails validation, and the
+#   value takes the generic path, which puts it after the fields (rule 8). Excluded fields are
+#   fields too, so as not to be unknown, cleared once decoded (``__post_init__``).
+# - generic: any other node (``*`` and exclusions without a schema, names matched ignoring case)
+#   is decoded as ``dict[str, Raw]`` and rebuilt key by key in Python, in the order rule 8 asks
 #   (the schema's, the document's, or the entries'), as the reference does.
 #
 # A typed node accepts an object, an array of objects, null or a boolean (spelt one way only, so
@@ -63,6 +68,13 @@ _OPEN_ARRAY: Final = ord("[")
 _BYTE_OFFSET: Final = re.compile(r"\(byte (\d+)\)")
 # msgspec refuses these in field names, and a lone surrogate cannot be encoded: generic path.
 _UNNAMEABLE: Final = re.compile(r'[\\"\x00-\x1f\ud800-\udfff]')
+# The default of a field that must hold a primitive (a node below a field the schema says is a
+# primitive): a Raw, so that the values decoded join into one bytes to check, and omitted when
+# encoding (``omit_defaults`` compares defaults by identity).
+_NO_VALUE: Final = Raw(b"")
+_SEPARATOR: Final = b"\x01"  # never inside a primitive's JSON text, raw control characters being
+_OPENINGS: Final = (b"\x01{", b"\x01[")  # invalid in strings
+_BRACKETS: Final = (b"{", b"[")
 
 Projected: TypeAlias = Any
 """What projecting a value gives before encoding: ``Raw``, or dicts, lists and Structs of them."""
@@ -112,6 +124,7 @@ def _struct(node: Node, scope: Scope | None, inner: Inner) -> tuple[Any, list[_F
     """The msgspec type of a typed node, and the fields to finish with ``inner`` after decoding;
     None where the node can only take the generic path."""
     at = None if scope is None else _schema.level(scope)
+    forbid = False
     layout: list[tuple[str, Mask, Scope | None]]
     if at is None or not at.rank:
         # No fields known here (no schema, a mapping, a primitive): only named keys are typed.
@@ -126,22 +139,33 @@ def _struct(node: Node, scope: Scope | None, inner: Inner) -> tuple[Any, list[_F
             return None
         layout = arrange(node.entries.items(), at, False)
     else:
-        return None  # the generic path, in the schema's order
+        # Every field, excluded ones too; any other key fails validation.
+        forbid = True
+        layout = [(key, node.gives(key), at.below[key]) for key in at.rank]
     fields: list[tuple[str, Any, Any]] = []
     rename: dict[str, str] = {}
     finish: list[_Field] = []
+    cleared: list[str] = []
+    checked: list[str] = []
     for number, (key, mask, below) in enumerate(layout):
         attribute = f"f{number}"
         rename[attribute] = key
-        if mask is WHOLE:
+        if mask is WHOLE or mask is DROP:
             fields.append((attribute, Raw, UNSET))
+            if mask is DROP:
+                cleared.append(attribute)
             continue
         assert isinstance(mask, Node)
-        # Where the schema says the value may be anything (``Any``, a key it lacks) or is a
-        # primitive, it may well be one, which a Struct would refuse, failing the whole
-        # document: each value takes its own way once decoded.
-        known = at is not None and (below is None or below == PRIMITIVE)
-        typed = None if known else _struct(mask, below, inner)
+        if below == PRIMITIVE:
+            # A node leaves a primitive as it is (rule 7), and the schema says it is one: kept
+            # as it is, once checked not to be an object or an array after all.
+            fields.append((attribute, Raw, _NO_VALUE))
+            checked.append(attribute)
+            continue
+        # Where the schema says the value may be anything (``Any``, a key it lacks), it may well
+        # be a primitive, which a Struct would refuse, failing the whole document: each value
+        # takes its own way once decoded.
+        typed = None if at is not None and below is None else _struct(mask, below, inner)
         if typed is None:
             fields.append((attribute, Raw, UNSET))
             finish.append(_Field(attribute, functools.partial(inner, mask, below)))
@@ -150,16 +174,49 @@ def _struct(node: Node, scope: Scope | None, inner: Inner) -> tuple[Any, list[_F
         fields.append((attribute, struct, UNSET))
         if inner_finish:
             finish.append(_Field(attribute, _finisher(inner_finish)))
+    namespace = {} if not (cleared or checked) else {"__post_init__": _post_init(cleared, checked)}
     defined = msgspec.defstruct(
         f"Projected{next(_struct_names)}",
         fields,
         rename=rename,
+        forbid_unknown_fields=forbid,
+        omit_defaults=bool(checked),
+        namespace=namespace,
         # Decoded trees hold no reference cycles (Raw leaves, fresh Structs, lists and dicts), so
         # the collector need not track these instances.
         gc=False,
     )
     element = defined | None | bool
     return defined | list[element] | None | bool, finish  # type: ignore[valid-type]
+
+
+def _post_init(cleared: list[str], checked: list[str]) -> Callable[[Any], None]:
+    """What a typed node does once decoded: clear its excluded fields, and check that the fields
+    that must hold primitives do (``ValueError``, which msgspec reports as a ``ValidationError``).
+    """
+    clear = tuple(cleared)
+    # The values as one bytes, a separator between two: a value that opens an object or an
+    # array shows as its bracket first, or after a separator.
+    names = checked if len(checked) != 1 else checked * 2  # a tuple, even for one
+    values = attrgetter(*names) if names else None
+    join = _SEPARATOR.join
+    first, second = _OPENINGS
+
+    def check(self: Any) -> None:
+        text = join(values(self))  # type: ignore[misc]
+        if text.startswith(_BRACKETS) or first in text or second in text:
+            raise ValueError("an object or an array where the schema has a primitive")
+
+    if not clear:
+        return check
+
+    def post_init(self: Any) -> None:
+        for attribute in clear:
+            setattr(self, attribute, UNSET)
+        if values is not None:
+            check(self)
+
+    return post_init
 
 
 def _finisher(fields: list[_Field]) -> Callable[[Any], Projected]:
