@@ -310,7 +310,7 @@ class Compiled:
             except (msgspec.MsgspecError, RecursionError, UnicodeError):
                 pass  # the careful path below finds what is wrong, or takes the shape another way
             else:
-                if invalid_utf8(output) is None:
+                if output.isascii() or invalid_utf8(output) is None:
                     return output
         if not isinstance(data, _BYTES_LIKE):
             raise TypeError(f"JSON to project must be bytes, not {type(data).__name__}")
