@@ -307,11 +307,12 @@ class Compiled:
             # The gateway's case, with as little Python as can be around the msgspec calls.
             try:
                 output: bytes = self._encode(fast(data))
+                if not output.isascii():
+                    output.decode()  # valid UTF-8, or UnicodeDecodeError
             except (msgspec.MsgspecError, RecursionError, UnicodeError):
                 pass  # the careful path below finds what is wrong, or takes the shape another way
             else:
-                if output.isascii() or invalid_utf8(output) is None:
-                    return output
+                return output
         if not isinstance(data, _BYTES_LIKE):
             raise TypeError(f"JSON to project must be bytes, not {type(data).__name__}")
         if not isinstance(self._mask, Node):

@@ -116,9 +116,9 @@ def invalid_utf8(data: Buffer) -> int | None:
     """The offset of the first byte of ``data`` that is not valid UTF-8, or None."""
     if isinstance(data, (bytes, bytearray)) and data.isascii():
         return None  # the common case, checked a word at a time
-    view = memoryview(data)
-    if len(view) > _UTF8_PIECE:
+    if len(data) > _UTF8_PIECE:
         # An incremental decoder carries a character cut between two pieces over to the next.
+        view = memoryview(data)
         decode = codecs.getincrementaldecoder("utf-8")().decode
         try:
             for start in range(0, len(view), _UTF8_PIECE):
