@@ -65,6 +65,7 @@ _VALUE: Final = msgspec.json.Decoder(Raw)
 _BYTES_LIKE: Final = (bytes, bytearray, memoryview)
 _OPEN_OBJECT: Final = ord("{")
 _OPEN_ARRAY: Final = ord("[")
+_CONTAINERS: Final = frozenset((_OPEN_OBJECT, _OPEN_ARRAY))
 _BYTE_OFFSET: Final = re.compile(r"\(byte (\d+)\)")
 # msgspec refuses these in field names, and a lone surrogate cannot be encoded: generic path.
 _UNNAMEABLE: Final = re.compile(r'[\\"\x00-\x1f\ud800-\udfff]')
@@ -396,6 +397,10 @@ class Compiled:
         first = memoryview(raw)[0]  # decoded values start at their first byte
         if first != _OPEN_OBJECT and first != _OPEN_ARRAY:
             return raw  # a node leaves a primitive as it is (rule 7)
+        return self._container(mask, scope, raw)
+
+    def _container(self, mask: Node, scope: Scope | None, raw: Raw) -> Projected:
+        """An object or an array inside the document projected: ``_value`` past its check."""
         typed = self._typed_node(mask, scope)
         if typed is not None:
             try:
@@ -453,10 +458,13 @@ class Compiled:
             # position with its last value: values change in place. Keys the node does not name
             # take the default, which for exclusions (a gateway's policy) keeps them as they are.
             entries = mask.entries
-            if default is not WHOLE:
+            if isinstance(default, Node):
+                # Only objects and arrays need the default: a node leaves primitives as they
+                # are (rule 7), told here by their first byte without a call.
+                container = self._container
                 for key, value in document.items():
-                    if key not in entries:
-                        document[key] = inner(default, below, value)
+                    if memoryview(value)[0] in _CONTAINERS and key not in entries:
+                        document[key] = container(default, below, value)
             for key, entry in entries.items():
                 if key in document:
                     if entry is DROP:

@@ -235,6 +235,22 @@ def test_algebra_keeps_the_schema_and_its_order(
         )
 
 
+def test_the_algebra_keeps_only_a_schema_both_sides_share() -> None:
+    with_schema = projection.parse("userId,accessToken", schema=CustomerAuthTicket)
+    other = projection.parse("refreshToken", schema=Doc)
+    plain = projection.parse("refreshToken")
+    for left, right in [(with_schema, other), (with_schema, plain), (plain, with_schema)]:
+        assert (left | right).schema is None
+        assert (left & right).schema is None
+    shared = with_schema | projection.parse("refreshToken", schema=CustomerAuthTicket)
+    assert shared.schema is CustomerAuthTicket
+    # Entries in the schema's order, as parse puts them: the text parses back to an equal one.
+    assert str(shared) == "accessToken,refreshToken,userId"
+    assert str(with_schema | plain) == "accessToken,userId,refreshToken"
+    # Equality and the text never look at the schema itself.
+    assert shared == projection.parse("accessToken,refreshToken,userId")
+
+
 # -- examples -------------------------------------------------------------------------------------
 
 
