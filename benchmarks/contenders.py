@@ -16,11 +16,13 @@ import msgspec
 import orjson
 
 import projection
+from projection.kibo import CustomerAuthTicket
 
 __all__ = [
     "CONTENDERS",
     "EXPRESSIONS",
     "FAST_PATH",
+    "FAST_PATH_SCHEMA",
     "HAND_FILTER",
     "SCAN",
     "Contender",
@@ -161,6 +163,10 @@ def _fast_path(expression: Expression, array: bool) -> Projector:
     return projection.parse(expression.text).project
 
 
+def _fast_path_schema(expression: Expression, array: bool) -> Projector:
+    return projection.parse(expression.text, schema=CustomerAuthTicket).project
+
+
 def _scan(expression: Expression, array: bool) -> Projector:
     decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(list[_Empty] if array else _Empty)
     return decoder.decode
@@ -271,6 +277,12 @@ def _simdjson(expression: Expression, array: bool) -> Projector:
 FAST_PATH = Contender(
     "p.project", "`p.project(data)`: the compiled fast path (msgspec, Raw leaves)", _fast_path
 )
+FAST_PATH_SCHEMA = Contender(
+    "p.project (schema)",
+    "`parse(text, schema=CustomerAuthTicket).project(data)`: the fast path knowing the Kibo "
+    "model, so that every node is a Struct, exclusions and `*` included",
+    _fast_path_schema,
+)
 SCAN = Contender(
     "scan floor",
     "`msgspec.json.Decoder(Empty)` (or `list[Empty]`), `Empty` a field-less Struct: validates "
@@ -286,6 +298,7 @@ HAND_FILTER = Contender(
 )
 CONTENDERS = (
     FAST_PATH,
+    FAST_PATH_SCHEMA,
     SCAN,
     Contender(
         "p.apply (reference)",

@@ -25,6 +25,7 @@ import msgspec
 from ._compile import JSON_WHITE_SPACE, Compiled, collector_paused, is_json
 from ._errors import PayloadError
 from ._mask import Mask
+from ._schema import Schema
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -498,6 +499,7 @@ def _serve(
     connection: Connection,
     mask: Mask,
     case_insensitive: bool,
+    schema: Schema | None,
     unframed: bool,
     slots: _Slots | None,
 ) -> None:
@@ -509,7 +511,7 @@ def _serve(
     """
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    compiled = Compiled(mask, case_insensitive=case_insensitive)
+    compiled = Compiled(mask, case_insensitive=case_insensitive, schema=schema)
     outgoing: queue.SimpleQueue[object] = queue.SimpleQueue()
     sender = threading.Thread(target=_send_all, args=(connection, outgoing, unframed), daemon=True)
     sender.start()
@@ -628,7 +630,14 @@ class _Worker:
             self._slots = _Slots(memory, BLOCK_BYTES)
         self._process = context.Process(
             target=_serve,
-            args=(there, compiled.mask, compiled.case_insensitive, self._unframed, self._slots),
+            args=(
+                there,
+                compiled.mask,
+                compiled.case_insensitive,
+                compiled.schema,
+                self._unframed,
+                self._slots,
+            ),
             daemon=True,
             name="projection worker",
         )

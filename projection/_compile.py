@@ -1,10 +1,10 @@
 """Mask to bytes: the fast path, a projection compiled to msgspec types with ``msgspec.Raw`` leaves.
 
-``Compiled(mask, case_insensitive).project(data)`` takes JSON bytes and returns the projected JSON
-bytes. Selected values are copied byte for byte, unselected subtrees are skipped by the decoder,
-and the structure around them is written compact (rule 11 of grammar/SEMANTICS.md). The result
-always equals the reference applier's on the decoded document, and is valid UTF-8; invalid JSON
-raises ``PayloadError``.
+``Compiled(mask, case_insensitive, schema=...).project(data)`` takes JSON bytes and returns the
+projected JSON bytes. Selected values are copied byte for byte, unselected subtrees are skipped by
+the decoder, and the structure around them is written compact (rule 11 of grammar/SEMANTICS.md),
+keys in the schema's order when there is one (rule 8). The result always equals the reference
+applier's on the decoded document, and is valid UTF-8; invalid JSON raises ``PayloadError``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from itertools import count
+from operator import attrgetter
 from typing import Any, Final, NamedTuple, TypeAlias
 
 import msgspec
 from msgspec import UNSET, Raw
 
+from . import _schema
 from ._errors import PayloadError
 from ._mask import DROP, WHOLE, Mask, Node, kept
 from ._scan import (
@@ -36,17 +38,23 @@ from ._scan import (
     traced,
     trailing_start,
 )
+from ._schema import PRIMITIVE, Schema, Scope, arrange
 
 __all__ = ["JSON_WHITE_SPACE", "Compiled", "collector_paused", "is_json"]
 
-# Two ways to apply a node, chosen per node when compiling:
+# Two ways to apply a node, chosen per node (and per schema type below it) when compiling:
 #
 # - typed: a node with a DROP default (the common ``a(b,c)``) becomes a Struct whose fields are its
 #   entries, ``Raw`` for whole values; msgspec skips every other key without building it, and
-#   encoding the Struct writes the entries in their order, which is what rule 8 asks.
-# - generic: a node with another default (``*``, exclusions) or matching names ignoring case is
-#   decoded as ``dict[str, Raw]`` and rebuilt key by key in Python, in the order rule 8 asks
-#   (the document's, or the entries' for a DROP default with names folded), as the reference does.
+#   encoding the Struct writes the entries in their order, which is what rule 8 asks. Where the
+#   schema says which Struct the value is, any node is typed: one with another default (``*``,
+#   exclusions) becomes a Struct of every field of the schema's, in its order, which forbids
+#   unknown fields: a key the schema lacks (or spelt in another case) fails validation, and the
+#   value takes the generic path, which puts it after the fields (rule 8). Excluded fields are
+#   fields too, so as not to be unknown, cleared once decoded (``__post_init__``).
+# - generic: any other node (``*`` and exclusions without a schema, names matched ignoring case)
+#   is decoded as ``dict[str, Raw]`` and rebuilt key by key in Python, in the order rule 8 asks
+#   (the schema's, the document's, or the entries'), as the reference does.
 #
 # A typed node accepts an object, an array of objects, null or a boolean (spelt one way only, so
 # decoding and re-encoding them is byte for byte). Any other shape (a string where an object was
@@ -59,9 +67,17 @@ _VALUE: Final = msgspec.json.Decoder(Raw)
 _BYTES_LIKE: Final = (bytes, bytearray, memoryview)
 _OPEN_OBJECT: Final = ord("{")
 _OPEN_ARRAY: Final = ord("[")
+_CONTAINERS: Final = frozenset((_OPEN_OBJECT, _OPEN_ARRAY))
 _BYTE_OFFSET: Final = re.compile(r"\(byte (\d+)\)")
 # msgspec refuses these in field names, and a lone surrogate cannot be encoded: generic path.
 _UNNAMEABLE: Final = re.compile(r'[\\"\x00-\x1f\ud800-\udfff]')
+# The default of a field that must hold a primitive (a node below a field the schema says is a
+# primitive): a Raw, so that the values decoded join into one bytes to check, and omitted when
+# encoding (``omit_defaults`` compares defaults by identity).
+_NO_VALUE: Final = Raw(b"")
+_SEPARATOR: Final = b"\x01"  # never inside a primitive's JSON text, raw control characters being
+_OPENINGS: Final = (b"\x01{", b"\x01[")  # invalid in strings
+_BRACKETS: Final = (b"{", b"[")
 
 Projected: TypeAlias = Any
 """What projecting a value gives before encoding: ``Raw``, or dicts, lists and Structs of them."""
@@ -103,34 +119,107 @@ class _Field(NamedTuple):
     finish: Callable[[Any], Projected]
 
 
-def _struct(node: Node, inner: Callable[[Mask, Raw], Projected]) -> tuple[Any, list[_Field]]:
-    """The msgspec type of a typed node, and the fields to finish with ``inner`` after decoding."""
+Inner: TypeAlias = Callable[[Mask, "Scope | None", Raw], Projected]
+"""Projects one value by a mask, with the schema's scope of the value: the generic way."""
+
+
+def _struct(node: Node, scope: Scope | None, inner: Inner) -> tuple[Any, list[_Field]] | None:
+    """The msgspec type of a typed node, and the fields to finish with ``inner`` after decoding;
+    None where the node can only take the generic path."""
+    at = None if scope is None else _schema.level(scope)
+    forbid = False
+    layout: list[tuple[str, Mask, Scope | None]]
+    if at is None or not at.rank:
+        # No fields known here (no schema, a mapping, a primitive): only named keys are typed.
+        if not _can_type(node):
+            return None
+        beyond = None if at is None else at.beyond
+        layout = [(key, mask, beyond) for key, mask in node.entries.items()]
+    elif at.struct is None or any(map(_UNNAMEABLE.search, at.rank)):
+        return None  # one of several Structs (a union): the generic path knows their order
+    elif node.default is DROP:
+        if any(map(_UNNAMEABLE.search, node.entries)):
+            return None
+        layout = arrange(node.entries.items(), at, False)
+    else:
+        # Every field, excluded ones too; any other key fails validation.
+        forbid = True
+        layout = [(key, node.gives(key), at.below[key]) for key in at.rank]
     fields: list[tuple[str, Any, Any]] = []
     rename: dict[str, str] = {}
     finish: list[_Field] = []
-    for number, (key, mask) in enumerate(node.entries.items()):
+    cleared: list[str] = []
+    checked: list[str] = []
+    for number, (key, mask, below) in enumerate(layout):
         attribute = f"f{number}"
         rename[attribute] = key
-        if mask is WHOLE:
+        if mask is WHOLE or mask is DROP:
             fields.append((attribute, Raw, UNSET))
-        elif isinstance(mask, Node) and _can_type(mask):
-            struct, inner_finish = _struct(mask, inner)
-            fields.append((attribute, struct, UNSET))
-            if inner_finish:
-                finish.append(_Field(attribute, _finisher(inner_finish)))
-        else:
+            if mask is DROP:
+                cleared.append(attribute)
+            continue
+        assert isinstance(mask, Node)
+        if below == PRIMITIVE:
+            # A node leaves a primitive as it is (rule 7), and the schema says it is one: kept
+            # as it is, once checked not to be an object or an array after all.
+            fields.append((attribute, Raw, _NO_VALUE))
+            checked.append(attribute)
+            continue
+        # Where the schema says the value may be anything (``Any``, a key it lacks), it may well
+        # be a primitive, which a Struct would refuse, failing the whole document: each value
+        # takes its own way once decoded.
+        typed = None if at is not None and below is None else _struct(mask, below, inner)
+        if typed is None:
             fields.append((attribute, Raw, UNSET))
-            finish.append(_Field(attribute, functools.partial(inner, mask)))
+            finish.append(_Field(attribute, functools.partial(inner, mask, below)))
+            continue
+        struct, inner_finish = typed
+        fields.append((attribute, struct, UNSET))
+        if inner_finish:
+            finish.append(_Field(attribute, _finisher(inner_finish)))
+    namespace = {} if not (cleared or checked) else {"__post_init__": _post_init(cleared, checked)}
     defined = msgspec.defstruct(
         f"Projected{next(_struct_names)}",
         fields,
         rename=rename,
+        forbid_unknown_fields=forbid,
+        omit_defaults=bool(checked),
+        namespace=namespace,
         # Decoded trees hold no reference cycles (Raw leaves, fresh Structs, lists and dicts), so
         # the collector need not track these instances.
         gc=False,
     )
     element = defined | None | bool
     return defined | list[element] | None | bool, finish  # type: ignore[valid-type]
+
+
+def _post_init(cleared: list[str], checked: list[str]) -> Callable[[Any], None]:
+    """What a typed node does once decoded: clear its excluded fields, and check that the fields
+    that must hold primitives do (``ValueError``, which msgspec reports as a ``ValidationError``).
+    """
+    clear = tuple(cleared)
+    # The values as one bytes, a separator between two: a value that opens an object or an
+    # array shows as its bracket first, or after a separator.
+    names = checked if len(checked) != 1 else checked * 2  # a tuple, even for one
+    values = attrgetter(*names) if names else None
+    join = _SEPARATOR.join
+    first, second = _OPENINGS
+
+    def check(self: Any) -> None:
+        text = join(values(self))  # type: ignore[misc]
+        if text.startswith(_BRACKETS) or first in text or second in text:
+            raise ValueError("an object or an array where the schema has a primitive")
+
+    if not clear:
+        return check
+
+    def post_init(self: Any) -> None:
+        for attribute in clear:
+            setattr(self, attribute, UNSET)
+        if values is not None:
+            check(self)
+
+    return post_init
 
 
 def _finisher(fields: list[_Field]) -> Callable[[Any], Projected]:
@@ -162,6 +251,8 @@ class Compiled:
 
     Typed nodes get a decoder each, built on first use: the top one when the projection starts
     with one, and those met below a generic node, so values under ``*`` still go through msgspec.
+    With a ``schema`` (the Struct type of the documents), a node is compiled for the schema's type
+    at its place: keys in the schema's order, and every node typed where one Struct is known.
     """
 
     __slots__ = (
@@ -171,22 +262,33 @@ class Compiled:
         "_folded",
         "_mask",
         "_may_type",
+        "_root",
+        "_schema",
         "_top",
         "_typed",
     )
 
-    def __init__(self, mask: Mask, *, case_insensitive: bool = False, typed: bool = True) -> None:
+    def __init__(
+        self,
+        mask: Mask,
+        *,
+        case_insensitive: bool = False,
+        typed: bool = True,
+        schema: Schema | None = None,
+    ) -> None:
         """Compile ``mask``; ``typed=False`` takes the generic path everywhere: no msgspec types to
         build, for a projection used once, and for tests that compare both paths."""
         self._mask = mask
         self._folded = case_insensitive
+        self._schema = schema
+        self._root = None if schema is None else _schema.root(schema)
         encoder = msgspec.json.Encoder()
         self._encode = encoder.encode
         self._encode_lines = encoder.encode_lines
         # Struct fields match names exactly, so folded names always take the generic path.
         self._may_type = typed and not case_insensitive
-        self._typed: dict[Node, _Typed | None] = {}
-        self._top = self._typed_node(mask) if isinstance(mask, Node) else None
+        self._typed: dict[tuple[Node, Scope | None], _Typed | None] = {}
+        self._top = self._typed_node(mask, self._root) if isinstance(mask, Node) else None
         self._fast = self._first_try(mask)
 
     @property
@@ -197,6 +299,10 @@ class Compiled:
     def case_insensitive(self) -> bool:
         return self._folded
 
+    @property
+    def schema(self) -> Schema | None:
+        return self._schema
+
     def project(self, data: bytes) -> bytes:
         """The projected document; the input itself when the projection keeps everything."""
         fast = self._fast
@@ -204,11 +310,12 @@ class Compiled:
             # The gateway's case, with as little Python as can be around the msgspec calls.
             try:
                 output: bytes = self._encode(fast(data))
+                if not output.isascii():
+                    output.decode()  # valid UTF-8, or UnicodeDecodeError
             except (msgspec.MsgspecError, RecursionError, UnicodeError):
                 pass  # the careful path below finds what is wrong, or takes the shape another way
             else:
-                if invalid_utf8(output) is None:
-                    return output
+                return output
         if not isinstance(data, _BYTES_LIKE):
             raise TypeError(f"JSON to project must be bytes, not {type(data).__name__}")
         if not isinstance(self._mask, Node):
@@ -242,12 +349,12 @@ class Compiled:
         assert isinstance(mask, Node)
         typed = self._top
         if typed is None:
-            return self._encode(self._generic(mask, data))
+            return self._encode(self._generic(mask, self._root, data))
         try:
             value = typed.decoder.decode(data)
         except msgspec.ValidationError:
             # Only what the Structs do not take goes the slow way: an array element by element.
-            return self._encode(self._generic(mask, data))
+            return self._encode(self._generic(mask, self._root, data))
         return self._encode(value if typed.finish is None else typed.finish(value))
 
     def _first_try(self, mask: Mask) -> Callable[[bytes], Projected] | None:
@@ -261,94 +368,114 @@ class Compiled:
             return None
         top = self._top
         if top is None:
-            return functools.partial(self._rebuild_object, mask)
+            return functools.partial(self._rebuild_object, mask, self._root)
         if top.finish is None:
             return top.decoder.decode
         decode, finish = top.decoder.decode, top.finish
         return lambda data: finish(decode(data))
 
-    def _rebuild_object(self, mask: Node, data: bytes) -> dict[str, Projected]:
-        return self._rebuild(mask, _OBJECT.decode(data))
+    def _rebuild_object(self, mask: Node, scope: Scope | None, data: bytes) -> dict[str, Projected]:
+        return self._rebuild(mask, scope, _OBJECT.decode(data))
 
-    def _typed_node(self, node: Node) -> _Typed | None:
-        """The typed decoder of ``node``, None where only the generic path will do."""
+    def _typed_node(self, node: Node, scope: Scope | None) -> _Typed | None:
+        """The typed decoder of ``node`` at ``scope``, None where only the generic path will do."""
         try:
-            return self._typed[node]
+            return self._typed[node, scope]
         except KeyError:
             pass
         compiled = None
-        if self._may_type and _can_type(node):
-            struct, finish = _struct(node, self._inner)
+        typed = _struct(node, scope, self._inner) if self._may_type else None
+        if typed is not None:
+            struct, finish = typed
             compiled = _Typed(msgspec.json.Decoder(struct), _finisher(finish) if finish else None)
-        self._typed[node] = compiled
+        self._typed[node, scope] = compiled
         return compiled
 
-    def _inner(self, mask: Mask, raw: Raw) -> Projected:
-        return self._value(mask, raw) if isinstance(mask, Node) else raw
+    def _inner(self, mask: Mask, scope: Scope | None, raw: Raw) -> Projected:
+        return self._value(mask, scope, raw) if isinstance(mask, Node) else raw
 
-    def _value(self, mask: Node, raw: Raw) -> Projected:
+    def _value(self, mask: Node, scope: Scope | None, raw: Raw) -> Projected:
         """A value inside the document projected: through msgspec where the shape allows."""
         first = memoryview(raw)[0]  # decoded values start at their first byte
         if first != _OPEN_OBJECT and first != _OPEN_ARRAY:
             return raw  # a node leaves a primitive as it is (rule 7)
-        typed = self._typed_node(mask)
+        return self._container(mask, scope, raw)
+
+    def _container(self, mask: Node, scope: Scope | None, raw: Raw) -> Projected:
+        """An object or an array inside the document projected: ``_value`` past its check."""
+        typed = self._typed_node(mask, scope)
         if typed is not None:
             try:
                 value = typed.decoder.decode(raw)
             except msgspec.ValidationError:
-                pass  # a shape the Structs do not take (arrays of arrays, ...)
+                pass  # a shape the Structs do not take (arrays of arrays, unknown keys, ...)
             else:
                 return value if typed.finish is None else typed.finish(value)
-        return self._generic(mask, raw)
+        return self._generic(mask, scope, raw)
 
-    def _generic(self, mask: Node, data: bytes | Raw) -> Projected:
+    def _generic(self, mask: Node, scope: Scope | None, data: bytes | Raw) -> Projected:
         """``data`` projected by ``mask`` whatever its shape, rebuilt in Python around Raws."""
         first = first_byte(data)
         if first == _OPEN_ARRAY:
-            if self._typed_node(mask) is None:
+            if self._typed_node(mask, scope) is None:
                 # Bulk input is an array of objects: one msgspec call decodes them all.
                 try:
                     documents = _OBJECTS.decode(data)
                 except msgspec.ValidationError:
                     pass
                 else:
-                    return [self._rebuild(mask, document) for document in documents]
+                    return [self._rebuild(mask, scope, document) for document in documents]
             # Arrays nested in arrays, or other values beside objects: each value on its own,
             # in one pass over the validated input, however deep the arrays nest.
             _VALUE.decode(data)
-            return Raw(join_array(data, functools.partial(self._element, mask)))
+            return Raw(join_array(data, functools.partial(self._element, mask, scope)))
         if first != _OPEN_OBJECT:
             # A primitive stays as it is (rule 7); decoding validates it and trims white space.
             return _VALUE.decode(data)
-        return self._rebuild_object(mask, data)
+        return self._rebuild_object(mask, scope, data)
 
-    def _element(self, mask: Node, raw: Raw) -> bytes:
+    def _element(self, mask: Node, scope: Scope | None, raw: Raw) -> bytes:
         """A value of an array projected and encoded: an object through ``_value``, any other
         value as it is (rule 7)."""
         if memoryview(raw)[0] == _OPEN_OBJECT:
-            return self._encode(self._value(mask, raw))
+            return self._encode(self._value(mask, scope, raw))
         return bytes(raw)
 
-    def _rebuild(self, mask: Node, document: dict[str, Raw]) -> dict[str, Projected]:
+    def _rebuild(
+        self, mask: Node, scope: Scope | None, document: dict[str, Raw]
+    ) -> dict[str, Projected]:
+        inner = self._inner
+        at = None if scope is None else _schema.level(scope)
+        if at is not None and at.rank:
+            # The schema's order, keys it lacks after them (rule 8).
+            pairs = kept(mask, document, folded=self._folded)
+            return {
+                key: inner(entry, below, document[key])
+                for key, entry, below in arrange(pairs, at, self._folded)
+            }
+        below = None if at is None else at.beyond
         default = mask.default
         if default is not DROP and not self._folded:
             # The decoded dict is already in the order rule 8 asks here, each key at its first
             # position with its last value: values change in place. Keys the node does not name
             # take the default, which for exclusions (a gateway's policy) keeps them as they are.
             entries = mask.entries
-            if default is not WHOLE:
+            if isinstance(default, Node):
+                # Only objects and arrays need the default: a node leaves primitives as they
+                # are (rule 7), told here by their first byte without a call.
+                container = self._container
                 for key, value in document.items():
-                    if key not in entries:
-                        document[key] = self._inner(default, value)
+                    if memoryview(value)[0] in _CONTAINERS and key not in entries:
+                        document[key] = container(default, below, value)
             for key, entry in entries.items():
                 if key in document:
                     if entry is DROP:
                         del document[key]
                     else:
-                        document[key] = self._inner(entry, document[key])
+                        document[key] = inner(entry, below, document[key])
             return document
         return {
-            key: self._inner(entry, document[key])
+            key: inner(entry, below, document[key])
             for key, entry in kept(mask, document, folded=self._folded)
         }
 

@@ -1,9 +1,10 @@
 """The reference applier: a mask applied to Python values (grammar/SEMANTICS.md, rules 1 to 10).
 
 This is the oracle every faster path is tested against, written for clarity over speed. Objects
-are ``dict``, arrays are ``list``; anything else is a primitive and passes unchanged. Recursion
-follows the mask, never the document: arrays nested to any depth are walked with a stack
-(``map_nested``, which the fast path shares).
+are ``dict``, arrays are ``list``; anything else is a primitive and passes unchanged. With a
+schema, every object's keys come in the schema's order (rule 8). Recursion follows the mask, never
+the document: arrays nested to any depth are walked with a stack (``map_nested``, which the fast
+path shares).
 """
 
 from __future__ import annotations
@@ -12,30 +13,43 @@ from collections.abc import Callable
 from typing import Any
 
 from ._mask import WHOLE, Mask, Node, kept
+from ._schema import Schema, Scope, arrange, level
+from ._schema import root as schema_root
 
 __all__ = ["apply", "map_nested"]
 
 
-def apply(mask: Mask, value: Any, *, case_insensitive: bool = False) -> Any:
-    """``value`` projected by ``mask``; the input is never modified, kept values are shared."""
+def apply(
+    mask: Mask, value: Any, *, case_insensitive: bool = False, schema: Schema | None = None
+) -> Any:
+    """``value`` projected by ``mask``; the input is never modified, kept values are shared.
+
+    ``schema`` is the Struct type the document is: every object below it that the schema knows
+    writes its keys in the schema's order, keys the schema lacks after them (rule 8).
+    """
+    return _apply(mask, value, case_insensitive, None if schema is None else schema_root(schema))
+
+
+def _apply(mask: Mask, value: Any, folded: bool, scope: Scope | None) -> Any:
     if mask is WHOLE:
         return value
     assert isinstance(mask, Node)
-    return _apply_node(mask, value, case_insensitive)
-
-
-def _apply_node(node: Node, value: Any, folded: bool) -> Any:
     if isinstance(value, dict):
-        return _apply_object(node, value, folded)
+        return _apply_object(mask, value, folded, scope)
     if isinstance(value, list):
-        return map_nested(value, lambda element: _apply_node(node, element, folded), _list_items)
+        return map_nested(value, lambda element: _apply(mask, element, folded, scope), _list_items)
     return value
 
 
-def _apply_object(node: Node, value: dict[str, Any], folded: bool) -> dict[str, Any]:
+def _apply_object(
+    node: Node, value: dict[str, Any], folded: bool, scope: Scope | None
+) -> dict[str, Any]:
+    pairs = kept(node, value, folded=folded)
+    if scope is None:
+        return {key: _apply(mask, value[key], folded, None) for key, mask in pairs}
     return {
-        key: apply(mask, value[key], case_insensitive=folded)
-        for key, mask in kept(node, value, folded=folded)
+        key: _apply(mask, value[key], folded, below)
+        for key, mask, below in arrange(pairs, level(scope), folded)
     }
 
 

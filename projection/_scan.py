@@ -167,10 +167,26 @@ _BRACKET_OR_STRING: Final = re.compile(rb'(?P<string>"(?:[^"\\]++|\\.)*+"?)|[\[\
 # -- UTF-8 ------------------------------------------------------------------------------------
 
 
+# Past this size UTF-8 is checked piece by piece: decoding it whole builds a string as large,
+# in memory the system must first provide, which took three times as long on bulk output.
+_UTF8_PIECE: Final = 1 << 15
+
+
 def invalid_utf8(data: Buffer) -> int | None:
     """The offset of the first byte of ``data`` that is not valid UTF-8, or None."""
     if isinstance(data, (bytes, bytearray)) and data.isascii():
         return None  # the common case, checked a word at a time
+    if len(data) > _UTF8_PIECE:
+        # An incremental decoder carries a character cut between two pieces over to the next.
+        view = memoryview(data)
+        decode = codecs.getincrementaldecoder("utf-8")().decode
+        try:
+            for start in range(0, len(view), _UTF8_PIECE):
+                decode(view[start : start + _UTF8_PIECE], start + _UTF8_PIECE >= len(view))
+        except UnicodeDecodeError:
+            pass  # where exactly: decoded whole below, as rarely as invalid input comes
+        else:
+            return None
     try:
         codecs.utf_8_decode(data, "strict", True)
     except UnicodeDecodeError as error:

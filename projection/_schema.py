@@ -2,7 +2,8 @@
 
 ``resolve`` respells every name of parsed syntax as the schema's JSON name (exact match first, then
 ignoring case) and, when strict, raises ``UnknownFieldError`` for a name the schema lacks; ``fit``
-puts DROP-default entries in schema field order (rule 8); ``typed`` derives the Struct of a mask.
+puts DROP-default entries in schema field order (rule 8); ``typed`` derives the Struct of a mask;
+``level`` and ``arrange`` say the schema's key order for every object an applier meets (rule 8).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import operator
 import types
 import typing
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Final, NamedTuple, TypeAlias, TypeGuard
 
 import msgspec
@@ -26,7 +27,19 @@ from ._errors import UnknownFieldError
 from ._grammar import Item, Name, Selection
 from ._mask import DROP, WHOLE, Mask, Node, node, union
 
-__all__ = ["Schema", "check_schema", "fit", "resolve", "typed"]
+__all__ = [
+    "PRIMITIVE",
+    "Level",
+    "Schema",
+    "Scope",
+    "arrange",
+    "check_schema",
+    "fit",
+    "level",
+    "resolve",
+    "root",
+    "typed",
+]
 
 Schema: TypeAlias = type[msgspec.Struct]
 
@@ -89,6 +102,12 @@ class _Scope(NamedTuple):
     def keyed(self) -> bool:
         """Whether any name is a key here: the value may be a mapping or undescribed."""
         return self.open or bool(self.values)
+
+
+Scope: TypeAlias = _Scope
+
+PRIMITIVE: Final = _Scope()
+"""The scope of a value the schema says is a primitive: nothing can be below it."""
 
 
 class _Fields(NamedTuple):
@@ -256,6 +275,12 @@ def _child(scope: _Scope, key: str | None) -> _Scope:
         annotations = [kind for kinds in fields.types.values() for kind in kinds]
     else:
         annotations = list(fields.types.get(key, ()))
+    return _below(scope, annotations)
+
+
+def _below(scope: _Scope, annotations: list[Any]) -> _Scope:
+    """The scope of a value of ``scope`` whose field types are ``annotations`` (none for a name
+    the schema lacks)."""
     # Any name below a mapping, ``*`` included, is one of its keys: it holds a value.
     annotations.extend(scope.values)
     structs: dict[Schema, None] = {}
@@ -270,6 +295,75 @@ def _child(scope: _Scope, key: str | None) -> _Scope:
             elif not _is_primitive(leaf):
                 is_open = True
     return _Scope(tuple(structs), is_open, tuple(values))
+
+
+# -- the schema along a document (rule 8) ---------------------------------------------------------
+
+
+def root(schema: Schema) -> _Scope:
+    """The scope of a whole document of ``schema``."""
+    return _Scope((schema,))
+
+
+class Level(NamedTuple):
+    """What the schema says of an object met at one scope.
+
+    ``rank`` gives each JSON name its place in schema order (empty where no Struct is known:
+    keys are data or unknown), ``folded`` the first name of each casefold. ``below`` is the scope
+    of each field's value and ``beyond`` that of a key the schema lacks: ``None`` where the
+    schema says nothing (``Any``, a name it does not know), ``PRIMITIVE`` where the value is a
+    primitive. ``struct`` is the one Struct type the object is, if exactly one.
+    """
+
+    rank: dict[str, int]
+    folded: dict[str, str]
+    below: dict[str, _Scope | None]
+    beyond: _Scope | None
+    struct: Schema | None
+
+
+def _known(scope: _Scope) -> _Scope | None:
+    """``scope``, or None where the value may be anything (``Any`` and no Struct or mapping)."""
+    if scope.open and not scope.structs and not scope.values:
+        return None
+    return scope
+
+
+@functools.lru_cache(maxsize=256)
+def level(scope: _Scope) -> Level:
+    """The ``Level`` of an object at ``scope``."""
+    fields = _fields(scope)
+    below = {key: _known(_child(scope, key)) for key in fields.types}
+    # A key the schema lacks: a mapping's value, or nothing known.
+    beyond = _known(_below(scope, [])) if scope.values else None
+    sole = len(scope.structs) == 1 and not scope.open and not scope.values
+    return Level(fields.rank, fields.folded, below, beyond, scope.structs[0] if sole else None)
+
+
+def arrange(
+    pairs: Iterable[tuple[str, Mask]], at: Level, folded: bool
+) -> list[tuple[str, Mask, _Scope | None]]:
+    """The keys an object keeps (``kept``'s pairs) in the order rule 8 gives with a schema, each
+    with its mask and the scope of its value.
+
+    The schema's fields come first, in schema order, then the keys it lacks in the order of
+    ``pairs``; with ``folded`` keys, a key is the field of its casefold, and several spellings
+    of one field keep their order. Without fields (a mapping, nothing known) the order is kept.
+    """
+    rank = at.rank
+    if not rank:
+        beyond = at.beyond
+        return [(key, mask, beyond) for key, mask in pairs]
+    below, last = at.below, len(rank)
+    placed: list[tuple[int, str, Mask, _Scope | None]] = []
+    for key, mask in pairs:
+        field = at.folded.get(key.casefold()) if folded else key
+        if field is not None and field in rank:
+            placed.append((rank[field], key, mask, below[field]))
+        else:
+            placed.append((last, key, mask, at.beyond))
+    placed.sort(key=operator.itemgetter(0))  # stable: unknown keys keep their order
+    return [(key, mask, scope) for _, key, mask, scope in placed]
 
 
 def _inside(annotation: Any) -> tuple[Any, ...]:

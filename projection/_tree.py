@@ -89,8 +89,8 @@ class Projection:
 
     @property
     def schema(self) -> Schema | None:
-        """The Struct type ``parse`` resolved the names against; ``None`` without one, and for the
-        results of ``|`` and ``&``, whose entries follow rule 12's order, not the schema's."""
+        """The Struct type ``parse`` resolved the names against, which also orders every object's
+        keys (rule 8); ``None`` without one. ``|`` and ``&`` keep the schema both sides share."""
         return self._schema
 
     def typed(self, schema: Schema | None = None) -> Schema:
@@ -122,7 +122,9 @@ class Projection:
                 f"apply takes decoded JSON (dict, list, ...), not {type(value).__name__}: "
                 "use project() for JSON bytes"
             )
-        return _reference.apply(self._mask, value, case_insensitive=self._case_insensitive)
+        return _reference.apply(
+            self._mask, value, case_insensitive=self._case_insensitive, schema=self._schema
+        )
 
     def project(self, data: bytes) -> bytes:
         """JSON bytes projected to JSON bytes: the fast path, same result as ``apply``.
@@ -139,7 +141,12 @@ class Projection:
         if compiled is None:
             if not self._used:
                 object.__setattr__(self, "_used", True)
-                generic = Compiled(self._mask, case_insensitive=self._case_insensitive, typed=False)
+                generic = Compiled(
+                    self._mask,
+                    case_insensitive=self._case_insensitive,
+                    typed=False,
+                    schema=self._schema,
+                )
                 try:
                     return generic.project(data)
                 except PayloadError:
@@ -162,7 +169,9 @@ class Projection:
         """The fast path for this projection, built on first use and kept."""
         compiled = self._compiled
         if compiled is None:
-            compiled = Compiled(self._mask, case_insensitive=self._case_insensitive)
+            compiled = Compiled(
+                self._mask, case_insensitive=self._case_insensitive, schema=self._schema
+            )
             object.__setattr__(self, "_compiled", compiled)
         return compiled
 
@@ -172,22 +181,25 @@ class Projection:
         """The union: keeps every path that either side keeps."""
         if not isinstance(other, Projection):
             return NotImplemented
-        return Projection(_mask.union(self._mask, other._mask), case_insensitive=self._same(other))
+        return self._combined(other, _mask.union(self._mask, other._mask))
 
     def __and__(self, other: Projection) -> Projection:
         """The composition ``self`` after ``other``: what both keep, narrowed step by step."""
         if not isinstance(other, Projection):
             return NotImplemented
-        return Projection(
-            _mask.compose(self._mask, other._mask), case_insensitive=self._same(other)
-        )
+        return self._combined(other, _mask.compose(self._mask, other._mask))
 
-    def _same(self, other: Projection) -> bool:
+    def _combined(self, other: Projection, mask: Mask) -> Projection:
+        """The result of ``|`` or ``&``: the options both sides share, the schema if they share
+        one, with entries then in the schema's order, as ``parse`` gives them (rule 12)."""
         if self._case_insensitive != other._case_insensitive:
             raise ValueError(
                 "cannot combine a case-insensitive projection with a case-sensitive one"
             )
-        return self._case_insensitive
+        schema = self._schema if self._schema is other._schema else None
+        if schema is not None:
+            mask = _schema.fit(mask, schema, strict=False)
+        return Projection(mask, case_insensitive=self._case_insensitive, schema=schema)
 
     # -- identity -----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from projection import ExpressionError, Projection, ProjectionLimitError, Projec
 from projection._compile import Compiled
 
 from .oracle import reference
+from .schemas import SCHEMAS
 
 CASES = Path(__file__).resolve().parent / "cases"
 
@@ -28,10 +29,17 @@ Applier = Callable[[Projection, Any], Any]
 APPLIERS: dict[str, Applier] = {
     "reference": reference,
     "bytes": lambda parsed, document: orjson.loads(parsed.project(orjson.dumps(document))),
+    # A projection's first document takes the generic path; this one the compiled (typed) path.
+    "compiled": lambda parsed, document: orjson.loads(
+        parsed.compiled().project(orjson.dumps(document))
+    ),
     "generic": lambda parsed, document: orjson.loads(
-        Compiled(parsed.mask, case_insensitive=parsed.case_insensitive, typed=False).project(
-            orjson.dumps(document)
-        )
+        Compiled(
+            parsed.mask,
+            case_insensitive=parsed.case_insensitive,
+            typed=False,
+            schema=parsed.schema,
+        ).project(orjson.dumps(document))
     ),
 }
 
@@ -51,11 +59,14 @@ def cases(name: str) -> list[Any]:
 
 
 def options(case: dict[str, Any]) -> dict[str, Any]:
-    return {"case_insensitive": case.get("case_insensitive", False)}
+    found: dict[str, Any] = {"case_insensitive": case.get("case_insensitive", False)}
+    if "schema" in case:
+        found["schema"] = SCHEMAS[case["schema"]]
+    return found
 
 
 @pytest.mark.parametrize("applier", APPLIERS)
-@pytest.mark.parametrize("case", cases("apply"))
+@pytest.mark.parametrize("case", cases("apply") + cases("schema_order"))
 def test_apply(case: dict[str, Any], applier: str) -> None:
     parsed = projection.parse(case["expression"], **options(case))
     result = APPLIERS[applier](parsed, case["document"])

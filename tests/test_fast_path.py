@@ -17,6 +17,7 @@ import projection
 from projection import PayloadError, ProjectionCache
 from projection._bulk import project_block, project_stream
 from projection._compile import Compiled, collector_paused
+from projection._scan import invalid_utf8
 
 from .oracle import reference
 from .strategies import documents, expressions, json_texts
@@ -357,3 +358,17 @@ def test_kept_invalid_utf8_is_placed_at_its_source_when_a_skipped_copy_precedes_
     with pytest.raises(PayloadError) as placed:
         projection.parse(text).project(unique)
     assert placed.value.pos == unique.rindex(b"\xff")
+
+
+@pytest.mark.parametrize("offset", [-3, -2, -1, 0, 1, 2, 3])
+@pytest.mark.parametrize("bad", [b"\xff", b"\x80", b"\xe2\x9c", b"\xf0\x9d\x84"])
+def test_large_output_is_checked_for_utf8_piece_by_piece(offset: int, bad: bytes) -> None:
+    # Characters of 1 to 4 bytes, cut anywhere by the pieces the check reads.
+    text = ("héllo wörld ✓ 𝄞 " * 8000).encode()
+    assert invalid_utf8(text) is None
+    for piece in (1 << 15, 2 << 15):
+        spoiled = text[: piece + offset] + bad + text[piece + offset :]
+        with pytest.raises(UnicodeDecodeError) as caught:
+            spoiled.decode()
+        assert invalid_utf8(spoiled) == caught.value.start
+    assert invalid_utf8(text[:-2]) == len(text) - 5  # a character cut at the very end

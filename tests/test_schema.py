@@ -346,10 +346,24 @@ def test_nodes_that_keep_only_named_keys_write_them_in_schema_order() -> None:
     assert str(merged) == "customerAccount(firstName,lastName)"
 
 
-def test_other_nodes_keep_the_document_order() -> None:
-    parsed = parse_ticket("-accessToken")
-    document = {"userId": "u", "accessToken": "t", "refreshToken": "r"}
-    assert list(parsed.apply(document)) == ["userId", "refreshToken"]
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("-accessToken", ["refreshToken", "userId", "zz", "Extra"]),
+        ("*", ["userId", "zz", "accessToken", "Extra", "refreshToken"]),  # WHOLE: as it is
+        ("*(x),-userId", ["accessToken", "refreshToken", "zz", "Extra"]),
+        ("-*/x", ["accessToken", "refreshToken", "userId", "zz", "Extra"]),
+    ],
+)
+def test_exclusion_and_wildcard_nodes_write_the_schema_order_then_the_rest(
+    text: str, expected: list[str]
+) -> None:
+    parsed = parse_ticket(text)
+    document = {"userId": "u", "zz": 1, "accessToken": "t", "Extra": 2, "refreshToken": "r"}
+    data = orjson.dumps(document)
+    assert list(parsed.apply(document)) == expected
+    assert list(orjson.loads(parsed.compiled().project(data))) == expected
+    assert parsed.project(data) == parsed.compiled().project(data)
 
 
 def test_equality_ignores_the_schema() -> None:
