@@ -22,9 +22,10 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal, NamedTuple, cast
 
 import msgspec
 
-from ._compile import JSON_WHITE_SPACE, Compiled, collector_paused, is_json
+from ._compile import Compiled, collector_paused
 from ._errors import PayloadError
 from ._mask import Mask
+from ._scan import JSON_WHITE_SPACE, is_json
 from ._schema import Schema
 
 if TYPE_CHECKING:

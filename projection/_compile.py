@@ -26,7 +26,6 @@ from . import _schema
 from ._errors import PayloadError
 from ._mask import DROP, WHOLE, Mask, Node, kept
 from ._scan import (
-    JSON_WHITE_SPACE,
     element_at,
     first_byte,
     invalid_utf8,
@@ -40,7 +39,7 @@ from ._scan import (
 )
 from ._schema import PRIMITIVE, Schema, Scope, arrange
 
-__all__ = ["JSON_WHITE_SPACE", "Compiled", "collector_paused", "is_json"]
+__all__ = ["Compiled", "collector_paused"]
 
 # Two ways to apply a node, chosen per node (and per schema type below it) when compiling:
 #
@@ -572,12 +571,3 @@ def _located(data: bytes, pos: int | None, detail: str) -> PayloadError:
 def _can_type(node: Node) -> bool:
     """Whether ``node`` can be a Struct: a DROP default, and keys msgspec accepts as field names."""
     return node.default is DROP and not any(map(_UNNAMEABLE.search, node.entries))
-
-
-def is_json(data: bytes) -> bool:
-    """Whether ``data`` is one whole JSON value (surrounding white space allowed)."""
-    try:
-        _VALUE.decode(data)
-    except (msgspec.DecodeError, RecursionError):
-        return False
-    return True

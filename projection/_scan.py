@@ -23,6 +23,7 @@ __all__ = [
     "element_at",
     "first_byte",
     "invalid_utf8",
+    "is_json",
     "join_array",
     "kept_invalid_utf8",
     "lone_surrogate",
@@ -65,12 +66,13 @@ def trailing_start(data: Buffer, reported: int) -> int:
 
     Decoders name that byte or the one after it; the value and its white space end before it.
     """
-    if reported > 0 and _is_value(memoryview(data)[: reported - 1]):
+    if reported > 0 and is_json(memoryview(data)[: reported - 1]):
         return reported - 1
     return reported
 
 
-def _is_value(data: Buffer) -> bool:
+def is_json(data: Buffer) -> bool:
+    """Whether ``data`` is one whole JSON value (surrounding white space allowed)."""
     try:
         _VALUE.decode(data)
     except (msgspec.DecodeError, RecursionError):
