@@ -139,6 +139,8 @@ def _struct(node: Node, scope: Scope | None, inner: Inner) -> tuple[Any, list[_F
     elif node.default is DROP:
         if any(map(_UNNAMEABLE.search, node.entries)):
             return None
+        if sum(key not in at.rank for key in node.entries) > 1:
+            return None  # keys the schema lacks come in the document's order (rule 8)
         layout = arrange(node.entries.items(), at, False)
     else:
         # Every field, excluded ones too; any other key fails validation.
@@ -450,7 +452,7 @@ class Compiled:
             pairs = kept(mask, document, folded=self._folded)
             return {
                 key: inner(entry, below, document[key])
-                for key, entry, below in arrange(pairs, at, self._folded)
+                for key, entry, below in arrange(pairs, at, self._folded, document)
             }
         below = None if at is None else at.beyond
         default = mask.default

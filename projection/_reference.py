@@ -49,7 +49,7 @@ def _apply_object(
         return {key: _apply(mask, value[key], folded, None) for key, mask in pairs}
     return {
         key: _apply(mask, value[key], folded, below)
-        for key, mask, below in arrange(pairs, level(scope), folded)
+        for key, mask, below in arrange(pairs, level(scope), folded, value)
     }
 
 

@@ -341,14 +341,15 @@ def level(scope: _Scope) -> Level:
 
 
 def arrange(
-    pairs: Iterable[tuple[str, Mask]], at: Level, folded: bool
+    pairs: Iterable[tuple[str, Mask]], at: Level, folded: bool, keys: Iterable[str] = ()
 ) -> list[tuple[str, Mask, _Scope | None]]:
     """The keys an object keeps (``kept``'s pairs) in the order rule 8 gives with a schema, each
     with its mask and the scope of its value.
 
-    The schema's fields come first, in schema order, then the keys it lacks in the order of
-    ``pairs``; with ``folded`` keys, a key is the field of its casefold, and several spellings
-    of one field keep their order. Without fields (a mapping, nothing known) the order is kept.
+    The schema's fields come first, in schema order, then the keys it lacks in the order of the
+    object's ``keys`` (the document's order); with ``folded`` keys, a key is the field of its
+    casefold, and several spellings of one field keep their order. Without fields (a mapping,
+    nothing known) the order of ``pairs`` is kept.
     """
     rank = at.rank
     if not rank:
@@ -356,13 +357,19 @@ def arrange(
         return [(key, mask, beyond) for key, mask in pairs]
     below, last = at.below, len(rank)
     placed: list[tuple[int, str, Mask, _Scope | None]] = []
+    unknown = 0
     for key, mask in pairs:
         field = at.folded.get(key.casefold()) if folded else key
         if field is not None and field in rank:
             placed.append((rank[field], key, mask, below[field]))
         else:
             placed.append((last, key, mask, at.beyond))
-    placed.sort(key=operator.itemgetter(0))  # stable: unknown keys keep their order
+            unknown += 1
+    placed.sort(key=operator.itemgetter(0))  # stable: several spellings keep their order
+    if unknown > 1:
+        # A node with a DROP default gives them in its entries' order: the document's instead.
+        position = {key: number for number, key in enumerate(keys)}
+        placed[-unknown:] = sorted(placed[-unknown:], key=lambda item: position[item[1]])
     return [(key, mask, scope) for _, key, mask, scope in placed]
 
 
