@@ -27,7 +27,7 @@ except ImportError:  # not on Windows
 from ._bulk import BLOCK_BYTES, project_stream
 from ._errors import ExpressionError, PayloadError, ProjectionError
 from ._mask import DROP, WHOLE, Mask, Node
-from ._tree import Projection, parse
+from ._projection import Projection, parse
 
 __all__ = ["main", "run"]
 

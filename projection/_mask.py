@@ -17,15 +17,18 @@ from ._grammar import Item, Name, Selection
 
 __all__ = [
     "DROP",
+    "END",
     "WHOLE",
     "Leaf",
     "Mask",
     "MaskTooLargeError",
     "Node",
+    "Trie",
     "build",
     "compose",
     "kept",
     "node",
+    "trie",
     "union",
 ]
 
@@ -216,13 +219,8 @@ class _Builder:
         result = node(wildcard, [(key, self.union(masks)) for key, masks in includes.items()])
         if not excludes:
             return result
-        trie: _Trie = {}
-        for path in excludes:
-            level = trie
-            for name in path:
-                level = level.setdefault(_key(name, self._fold), {})
-            level[_END] = {}
-        return self.exclude(result, trie)
+        fold = self._fold
+        return self.exclude(result, trie([_key(name, fold) for name in path] for path in excludes))
 
     def union(self, masks: Sequence[Mask]) -> Mask:
         """Keeps every path that any of ``masks`` keeps; entries in the order they first come.
@@ -266,14 +264,14 @@ class _Builder:
             entries.append((key, self.union([mask for _, mask in sequence])))
         return node(self.union(list(holders)), entries)
 
-    def exclude(self, mask: Mask, trie: _Trie) -> Mask:
+    def exclude(self, mask: Mask, trie: Trie) -> Mask:
         """``mask`` without every path of ``trie``, as if excluded one after another."""
         if mask is DROP:
             return DROP
         target = Node(WHOLE, {}) if mask is WHOLE else mask
         assert isinstance(target, Node)
         every = trie.get(None)
-        if every is not None and _END in every:
+        if every is not None and END in every:
             return NOTHING
         named = [key for key in trie if isinstance(key, str) and key not in target.entries]
         excluded: list[tuple[str, Mask]] = []
@@ -281,7 +279,7 @@ class _Builder:
             below = _merged(every, trie.get(key))
             if below is None:
                 excluded.append((key, target.entries[key]))
-            elif _END in below:
+            elif END in below:
                 excluded.append((key, DROP))
             else:
                 excluded.append((key, self.exclude(target.gives(key), below)))
@@ -298,14 +296,25 @@ def _key(name: Name, fold: bool) -> str | None:
     return name.key.casefold()
 
 
-# Exclusion paths as a trie: a key (None for "*") leads to the paths below it; _END marks a path
-# that ends there. Applying them all in one walk costs the size of the mask times the size of the
-# trie; one at a time, "-*/x" items would each copy every entry again.
-_Trie: TypeAlias = dict[object, "_Trie"]
-_END: Final = object()
+# Paths as a trie: a key (None for "*") leads to the paths below it; END marks a path that ends
+# there. Exclusions are applied all at once through one: in one walk, the cost is the size of the
+# mask times the size of the trie; one at a time, "-*/x" items would each copy every entry again.
+Trie: TypeAlias = dict[object, "Trie"]
+END: Final = object()
 
 
-def _merged(first: _Trie | None, second: _Trie | None) -> _Trie | None:
+def trie(paths: Iterable[Iterable[str | None]]) -> Trie:
+    """``paths`` (each a sequence of keys, None for "*") as a trie, each path ending in ``END``."""
+    root: Trie = {}
+    for path in paths:
+        level = root
+        for key in path:
+            level = level.setdefault(key, {})
+        level[END] = {}
+    return root
+
+
+def _merged(first: Trie | None, second: Trie | None) -> Trie | None:
     """The paths of both tries (either may be None, for no paths)."""
     if first is None or second is None:
         return second if first is None else first

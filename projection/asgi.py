@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl
 import orjson
 
 from ._errors import ExpressionError, PayloadError, ProjectionLimitError
+from ._projection import Projection, parse
 from ._schema import Schema
-from ._tree import Projection, parse
 
 if TYPE_CHECKING:
     from .openapi import OpenAPI

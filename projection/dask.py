@@ -36,7 +36,7 @@ except ImportError as error:  # the edges of the library are optional; its core 
 
 from ._bulk import Block, input_start, project_block, then_rejected
 from ._errors import PayloadError
-from ._tree import Projection, parse
+from ._projection import Projection, parse
 
 if TYPE_CHECKING:
     from dask.delayed import Delayed

@@ -18,7 +18,7 @@ from projection import (
     ProjectionError,
     ProjectionLimitError,
     ProjectionSyntaxError,
-    _tree,
+    _canonical,
 )
 from projection._grammar import Item, Limits, Selection, parse_syntax
 from projection._mask import Node
@@ -227,7 +227,7 @@ def test_without_exclusions_or_wildcards_the_canonical_text_grows_only_by_its_sl
     parsed = projection.parse(text, case_insensitive=folded)
     assert len(str(parsed)) <= len(text.casefold() if folded else text) + text.count("/")
     assert isinstance(parsed.mask, Node)
-    names = sum(is_name for _, is_name in _tree._pieces(parsed.mask))
+    names = sum(is_name for _, is_name in _canonical.pieces(parsed.mask))
     assert names <= sum(len(item.path) for item in _walk_items(parse_syntax(text, Limits())))
 
 
