@@ -114,19 +114,20 @@ def node(default: Mask, entries: Iterable[tuple[str, Mask]]) -> Mask:
 NOTHING: Final = node(DROP, ())
 
 
-def kept(level: Node, keys: Iterable[str], *, folded: bool) -> list[tuple[str, Mask]]:
+def kept(level: Node, keys: Iterable[str], *, case_insensitive: bool) -> list[tuple[str, Mask]]:
     """The document ``keys`` that ``level`` keeps, in output order (rule 8), each with its mask.
 
-    A DROP-default node keeps its entries' order; with ``folded`` names, the several spellings of
-    one entry come out together, in document order. Any other node keeps the document's order.
+    A DROP-default node keeps its entries' order; with ``case_insensitive`` names, the several
+    spellings of one entry come out together, in document order. Any other node keeps the
+    document's order.
     """
     if level.default is not DROP:
         if not level.entries:  # "*(...)": every key, one mask
             return [(key, level.default) for key in keys]
         gives = level.gives
-        chosen = ((key, gives(key.casefold() if folded else key)) for key in keys)
+        chosen = ((key, gives(key.casefold() if case_insensitive else key)) for key in keys)
         return [(key, mask) for key, mask in chosen if mask is not DROP]
-    if not folded:
+    if not case_insensitive:
         present = keys if isinstance(keys, (dict, set, frozenset)) else set(keys)
         return [(key, mask) for key, mask in level.entries.items() if key in present]
     spellings: dict[str, list[str]] = {}
@@ -139,7 +140,7 @@ def kept(level: Node, keys: Iterable[str], *, folded: bool) -> list[tuple[str, M
 
 def union(left: Mask, right: Mask) -> Mask:
     """Keeps every path that ``left`` or ``right`` keeps; entries in left's order, then right's."""
-    return _Builder(fold=False, max_entries=None).union((left, right))
+    return _Builder(case_insensitive=False, max_entries=None).union((left, right))
 
 
 def compose(outer: Mask, inner: Mask) -> Mask:
@@ -166,22 +167,24 @@ class MaskTooLargeError(Exception):
     """Building a mask was stopped: it would hold more entries than it may."""
 
 
-def build(selection: Selection, *, fold: bool = False, max_entries: int | None = None) -> Mask:
-    """The mask of a parsed selection; with ``fold`` every name is folded with ``str.casefold``.
+def build(
+    selection: Selection, *, case_insensitive: bool = False, max_entries: int | None = None
+) -> Mask:
+    """The mask of a parsed selection; ``case_insensitive``, every name folded by ``str.casefold``.
 
     A mask can hold more than its text names: ``-*/x`` copies ``x`` into every entry, and the
     union of ``*(...)`` groups gives each key every group. With ``max_entries``, building stops
     with ``MaskTooLargeError`` as soon as the entries made pass it, before the work grows with
     the product of the two.
     """
-    return _Builder(fold, max_entries).build(selection)
+    return _Builder(case_insensitive, max_entries).build(selection)
 
 
 class _Builder:
     """Builds masks, counting the entries of the nodes it makes against a bound, if any."""
 
-    def __init__(self, fold: bool, max_entries: int | None) -> None:
-        self._fold = fold
+    def __init__(self, case_insensitive: bool, max_entries: int | None) -> None:
+        self._case_insensitive = case_insensitive
         self._left = max_entries
 
     def _charge(self, entries: int) -> None:
@@ -207,7 +210,7 @@ class _Builder:
                 mask = self.build(item.group)
             else:
                 mask = WHOLE
-            key = _key(path[0], self._fold)
+            key = _key(path[0], self._case_insensitive)
             if key is None:
                 wildcards.append(mask)
             else:
@@ -219,8 +222,9 @@ class _Builder:
         result = node(wildcard, [(key, self.union(masks)) for key, masks in includes.items()])
         if not excludes:
             return result
-        fold = self._fold
-        return self.exclude(result, trie([_key(name, fold) for name in path] for path in excludes))
+        folding = self._case_insensitive
+        paths = ([_key(name, folding) for name in path] for path in excludes)
+        return self.exclude(result, trie(paths))
 
     def union(self, masks: Sequence[Mask]) -> Mask:
         """Keeps every path that any of ``masks`` keeps; entries in the order they first come.
@@ -290,8 +294,8 @@ class _Builder:
         return made
 
 
-def _key(name: Name, fold: bool) -> str | None:
-    if name.key is None or not fold:
+def _key(name: Name, case_insensitive: bool) -> str | None:
+    if name.key is None or not case_insensitive:
         return name.key
     return name.key.casefold()
 

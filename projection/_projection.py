@@ -275,7 +275,7 @@ def parse(
     # The canonical text can outgrow the expression ("-*/x" copies x into every entry): it is
     # held to the same limits, refused while the mask is built, then measured unprinted.
     try:
-        mask = _mask.build(syntax, fold=case_insensitive, max_entries=limits.max_items)
+        mask = _mask.build(syntax, case_insensitive=case_insensitive, max_entries=limits.max_items)
     except _mask.MaskTooLargeError:
         raise _canonical.limit_error(text, syntax, f"more than {limits.max_items} names") from None
     if schema is not None:

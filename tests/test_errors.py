@@ -222,10 +222,10 @@ _plain_items = st.recursive(
 
 @given(_plain_items, st.booleans())
 def test_without_exclusions_or_wildcards_the_canonical_text_grows_only_by_its_slashes(
-    text: str, folded: bool
+    text: str, case_insensitive: bool
 ) -> None:
-    parsed = projection.parse(text, case_insensitive=folded)
-    assert len(str(parsed)) <= len(text.casefold() if folded else text) + text.count("/")
+    parsed = projection.parse(text, case_insensitive=case_insensitive)
+    assert len(str(parsed)) <= len(text.casefold() if case_insensitive else text) + text.count("/")
     assert isinstance(parsed.mask, Node)
     names = sum(is_name for _, is_name in _canonical.pieces(parsed.mask))
     assert names <= sum(len(item.path) for item in _walk_items(parse_syntax(text, Limits())))

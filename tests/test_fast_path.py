@@ -33,8 +33,10 @@ def generic(parsed: projection.Projection, data: bytes) -> bytes:
 
 
 @given(expressions, documents, flags)
-def test_bytes_api_gives_the_reference_result(text: str, document: Any, folded: bool) -> None:
-    parsed = projection.parse(text, case_insensitive=folded)
+def test_bytes_api_gives_the_reference_result(
+    text: str, document: Any, case_insensitive: bool
+) -> None:
+    parsed = projection.parse(text, case_insensitive=case_insensitive)
     projected = parsed.project(orjson.dumps(document))
     # Re-serialised so that key order counts.
     assert orjson.dumps(orjson.loads(projected)) == orjson.dumps(reference(parsed, document))
@@ -42,9 +44,9 @@ def test_bytes_api_gives_the_reference_result(text: str, document: Any, folded: 
 
 @given(expressions, st.data(), flags)
 def test_fast_path_and_fallback_give_identical_bytes(
-    text: str, data: st.DataObject, folded: bool
+    text: str, data: st.DataObject, case_insensitive: bool
 ) -> None:
-    parsed = projection.parse(text, case_insensitive=folded)
+    parsed = projection.parse(text, case_insensitive=case_insensitive)
     document = data.draw(json_texts)
     fast = parsed.project(document)
     assert fast == generic(parsed, document)
@@ -318,10 +320,10 @@ def test_a_failing_projection_leaves_the_collector_running() -> None:
 
 @given(expressions, st.data(), flags)
 def test_the_first_use_and_the_compiled_path_give_the_same_bytes(
-    text: str, data: st.DataObject, folded: bool
+    text: str, data: st.DataObject, case_insensitive: bool
 ) -> None:
     document = data.draw(json_texts)
-    fresh = projection.parse(text, case_insensitive=folded)
+    fresh = projection.parse(text, case_insensitive=case_insensitive)
     first = fresh.project(document)  # the generic way, nothing compiled
     assert fresh.project(document) == first  # compiled from the second use on
     assert first == generic(fresh, document)

@@ -772,7 +772,7 @@ def test_invalid_utf8_in_ndjson_numbers_its_line_and_loses_no_other(
 
 
 @pytest.mark.parametrize(
-    ("text", "folded", "data", "wanted"),
+    ("text", "case_insensitive", "data", "wanted"),
     [
         ("a(b)", False, b'{"\xff":1,"a":"x"}', b'{"a":"x"}'),
         ("a(b)", False, b'{"\xff":1,"a":[[{"b":1,"c":2}]]}', b'{"a":[[{"b":1}]]}'),
@@ -781,9 +781,9 @@ def test_invalid_utf8_in_ndjson_numbers_its_line_and_loses_no_other(
     ],
 )
 def test_an_invalid_key_dropped_by_a_generic_node_passes(
-    text: str, folded: bool, data: bytes, wanted: bytes
+    text: str, case_insensitive: bool, data: bytes, wanted: bytes
 ) -> None:
-    assert projection.parse(text, case_insensitive=folded).project(data) == wanted
+    assert projection.parse(text, case_insensitive=case_insensitive).project(data) == wanted
 
 
 @pytest.mark.parametrize(
@@ -809,8 +809,8 @@ _NAME = re.compile(r"`(?:[^`]|``)*`|\*|[^,()/`*\s-][^,()/`*\s]*")
 _RAISED = Limits(max_length=10**7, max_items=10**6, max_depth=64)
 
 
-def _parse(text: str, folded: bool, limits: Limits) -> Projection:
-    return projection.parse(text, case_insensitive=folded, **limits._asdict())
+def _parse(text: str, case_insensitive: bool, limits: Limits) -> Projection:
+    return projection.parse(text, case_insensitive=case_insensitive, **limits._asdict())
 
 
 def _measures(text: str, case_insensitive: bool) -> tuple[int, int]:
@@ -863,25 +863,25 @@ def _blow_ups(draw: st.DrawFn) -> tuple[str, bool]:
 def test_canonical_blow_up_is_refused_exactly_past_the_limits(
     blow_up: tuple[str, bool], data: st.DataObject
 ) -> None:
-    text, folded = blow_up
-    length, names = _measures(text, folded)
+    text, case_insensitive = blow_up
+    length, names = _measures(text, case_insensitive)
     max_length = data.draw(st.integers(max(0, length - 2), length + 2), label="max_length")
     max_items = data.draw(st.integers(max(0, names - 2), names + 2), label="max_items")
     limits = Limits(max_length=max_length, max_items=max_items, max_depth=64)
     if length > max_length or names > max_items:
         with pytest.raises(ProjectionLimitError) as caught:
-            _parse(text, folded, limits)
+            _parse(text, case_insensitive, limits)
         assert 0 <= caught.value.pos <= len(text)
         if len(text) <= max_length and len(_NAME.findall(text)) <= max_items:
             assert "in canonical form" in caught.value.message
             assert caught.value.pos == _blow_up_pos(text)
         return
-    parsed = _parse(text, folded, limits)
-    assert _parse(str(parsed), folded, limits) == parsed
+    parsed = _parse(text, case_insensitive, limits)
+    assert _parse(str(parsed), case_insensitive, limits) == parsed
 
 
 @pytest.mark.parametrize(
-    ("text", "folded"),
+    ("text", "case_insensitive"),
     [
         (",".join(f"k{number}" for number in range(300)) + ",-*/x", False),
         ("-*/x," + ",".join(f"k{number}" for number in range(300)), False),
@@ -892,17 +892,19 @@ def test_canonical_blow_up_is_refused_exactly_past_the_limits(
         (",".join(f"ﬃ{number}" for number in range(100)) + ",-*/ß", True),
     ],
 )
-def test_canonical_limits_at_exactly_the_limit_and_one_over(text: str, folded: bool) -> None:
-    length, names = _measures(text, folded)
+def test_canonical_limits_at_exactly_the_limit_and_one_over(
+    text: str, case_insensitive: bool
+) -> None:
+    length, names = _measures(text, case_insensitive)
     own = Limits(max_length=len(text), max_items=len(_NAME.findall(text)), max_depth=64)
     at_limit = Limits(max_length=length, max_items=names, max_depth=64)
     assert at_limit != own  # it does blow up
-    parsed = _parse(text, folded, at_limit)
-    assert _parse(str(parsed), folded, at_limit) == parsed
+    parsed = _parse(text, case_insensitive, at_limit)
+    assert _parse(str(parsed), case_insensitive, at_limit) == parsed
     for limit in ("max_length", "max_items"):
         over = at_limit._replace(**{limit: getattr(at_limit, limit) - 1})
         with pytest.raises(ProjectionLimitError) as caught:
-            _parse(text, folded, over)
+            _parse(text, case_insensitive, over)
         if getattr(at_limit, limit) > getattr(own, limit):  # the canonical text passes it
             assert "in canonical form" in caught.value.message
             assert caught.value.pos == _blow_up_pos(text)
@@ -942,11 +944,11 @@ def _hostile_texts(draw: st.DrawFn) -> str:
     st.booleans(),
 )
 def test_any_text_parses_or_is_refused_within_it(
-    text: str, max_length: int, max_depth: int, max_items: int, folded: bool
+    text: str, max_length: int, max_depth: int, max_items: int, case_insensitive: bool
 ) -> None:
     limits = Limits(max_length=max_length, max_depth=max_depth, max_items=max_items)
     try:
-        parsed: Projection | ProjectionError = _parse(text, folded, limits)
+        parsed: Projection | ProjectionError = _parse(text, case_insensitive, limits)
     except ProjectionError as error:
         parsed = error
     if isinstance(parsed, ProjectionError):
@@ -957,7 +959,7 @@ def test_any_text_parses_or_is_refused_within_it(
             assert parsed.pos == max_length
         return
     assert len(text) <= max_length
-    assert _parse(str(parsed), folded, limits) == parsed
+    assert _parse(str(parsed), case_insensitive, limits) == parsed
 
 
 _DASHED = st.lists(

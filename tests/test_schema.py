@@ -503,8 +503,8 @@ def test_typed_keeps_encode_names_and_uses_the_parse_schema_by_default() -> None
 
 
 def test_typed_of_a_case_insensitive_projection_matches_by_casefold() -> None:
-    folded = projection.parse("CUSTOMERACCOUNT(FIRSTNAME)", case_insensitive=True)
-    typed = folded.typed(CustomerAuthTicket)
+    parsed = projection.parse("CUSTOMERACCOUNT(FIRSTNAME)", case_insensitive=True)
+    typed = parsed.typed(CustomerAuthTicket)
     assert field_names(typed) == ["customerAccount"]
     assert field_names(typing.get_args(field_type(typed, "customerAccount"))[0]) == ["firstName"]
 

@@ -203,9 +203,9 @@ def test_typed_generic_and_reference_agree_on_tickets(text: str, document: str) 
 
 @given(doc_expressions, documents(Doc) | bulk(Doc), st.booleans())
 def test_typed_generic_and_reference_agree_on_every_kind_of_field(
-    text: str, document: str, folded: bool
+    text: str, document: str, case_insensitive: bool
 ) -> None:
-    parsed = projection.parse(text, schema=Doc, case_insensitive=folded)
+    parsed = projection.parse(text, schema=Doc, case_insensitive=case_insensitive)
     assert_paths_agree(parsed, document.encode())
 
 
