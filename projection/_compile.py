@@ -497,7 +497,7 @@ def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
         # Older msgspec raises a UnicodeError for a key that is not UTF-8, newer a DecodeError.
         if _BYTE_OFFSET.search(str(error)) is None and invalid_utf8(data) is not None:
             return _despite_invalid_utf8(function, data)
-        raise _payload_error(error, data) from None
+        raise _decode_error(error, data) from None
     except RecursionError:
         raise _too_deep_error(data) from None
     if invalid_utf8(output) is not None:
@@ -522,7 +522,7 @@ def _despite_invalid_utf8(function: Callable[[bytes], bytes], data: bytes) -> by
     try:
         output = function(sanitized)
     except (msgspec.DecodeError, UnicodeError) as error:
-        raise _payload_error(error, sanitized) from None
+        raise _decode_error(error, sanitized) from None
     except RecursionError:
         raise _too_deep_error(data) from None
     if kept_invalid_utf8(data, function) is not None:
@@ -536,7 +536,8 @@ def _validated(data: bytes) -> bytes:
     return data
 
 
-def _payload_error(error: msgspec.DecodeError | UnicodeError, data: bytes) -> PayloadError:
+def _decode_error(error: msgspec.DecodeError | UnicodeError, data: bytes) -> PayloadError:
+    """The ``PayloadError`` for the decoder's ``error`` on ``data``, placed at the fault."""
     detail = str(error).removeprefix("JSON is malformed: ")
     match = _BYTE_OFFSET.search(detail)
     if match is None:

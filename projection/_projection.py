@@ -21,7 +21,7 @@ from ._mask import Mask, Node
 from ._scan import invalid_utf8
 from ._schema import Schema
 
-__all__ = ["Projection", "parse"]
+__all__ = ["Projection", "compiled", "mask_of", "parse"]
 
 
 @final
@@ -66,11 +66,6 @@ class Projection:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore, (self._mask, self._case_insensitive, self._schema))
-
-    @property
-    def mask(self) -> Mask:
-        """The mask this projection holds (grammar/SEMANTICS.md, section 2)."""
-        return self._mask
 
     @property
     def case_insensitive(self) -> bool:
@@ -127,8 +122,8 @@ class Projection:
         sees an expression once pays a fifth of what compiling costs. From the second on, the
         projection is compiled and kept. The bytes are the same either way.
         """
-        compiled = self._compiled
-        if compiled is None:
+        fast = self._compiled
+        if fast is None:
             if not self._used:
                 object.__setattr__(self, "_used", True)
                 generic = Compiled(
@@ -144,8 +139,8 @@ class Projection:
                     # they do not name. Invalid UTF-8 in such a key must not fail only once.
                     if invalid_utf8(data) is None:
                         raise
-            compiled = self.compiled()
-        return compiled.project(data)
+            fast = compiled(self)
+        return fast.project(data)
 
     def project_lines(self, lines: bytes | BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
         """NDJSON projected line by line, lazily: each output line ends with ``b"\\n"``.
@@ -153,17 +148,7 @@ class Projection:
         ``lines`` is NDJSON bytes, a binary file or any iterable of lines; blank lines are skipped.
         An invalid line raises ``PayloadError`` with its 1-based ``line`` number.
         """
-        return _bulk.project_lines(self.compiled(), lines)
-
-    def compiled(self) -> Compiled:
-        """The fast path for this projection, built on first use and kept."""
-        compiled = self._compiled
-        if compiled is None:
-            compiled = Compiled(
-                self._mask, case_insensitive=self._case_insensitive, schema=self._schema
-            )
-            object.__setattr__(self, "_compiled", compiled)
-        return compiled
+        return _bulk.project_lines(compiled(self), lines)
 
     # -- algebra ------------------------------------------------------------------------------
 
@@ -290,3 +275,25 @@ def parse(
 
 def _restore(mask: Mask, case_insensitive: bool, schema: Schema | None) -> Projection:
     return Projection(mask, case_insensitive=case_insensitive, schema=schema)
+
+
+# -- for the package's own modules: what a Projection holds, in the package's own types ----------
+
+
+def mask_of(projection: Projection) -> Mask:
+    """The mask ``projection`` holds (grammar/SEMANTICS.md, section 2)."""
+    return projection._mask
+
+
+def compiled(projection: Projection) -> Compiled:
+    """The fast path for ``projection``, built on first use and kept with it: what bulk input
+    (``_bulk``, the command, ``dask``) projects with."""
+    found = projection._compiled
+    if found is None:
+        found = Compiled(
+            projection._mask,
+            case_insensitive=projection._case_insensitive,
+            schema=projection._schema,
+        )
+        object.__setattr__(projection, "_compiled", found)
+    return found

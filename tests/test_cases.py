@@ -16,8 +16,8 @@ import pytest
 
 import projection
 from projection import ExpressionError, Projection, ProjectionLimitError, ProjectionSyntaxError
-from projection._compile import Compiled
 
+from . import internals
 from .oracle import reference
 from .schemas import SCHEMAS
 
@@ -31,15 +31,10 @@ APPLIERS: dict[str, Applier] = {
     "bytes": lambda parsed, document: orjson.loads(parsed.project(orjson.dumps(document))),
     # A projection's first document takes the generic path; this one the compiled (typed) path.
     "compiled": lambda parsed, document: orjson.loads(
-        parsed.compiled().project(orjson.dumps(document))
+        internals.project_compiled(parsed, orjson.dumps(document))
     ),
     "generic": lambda parsed, document: orjson.loads(
-        Compiled(
-            parsed.mask,
-            case_insensitive=parsed.case_insensitive,
-            typed=False,
-            schema=parsed.schema,
-        ).project(orjson.dumps(document))
+        internals.project_generic(parsed, orjson.dumps(document))
     ),
 }
 

@@ -29,6 +29,7 @@ import projection
 from projection import PayloadError, Projection
 from projection._bulk import project_stream
 from projection.kibo import CustomerAuthTicket, iter_sample_lines
+from tests import internals
 from tests.strategies import expressions, objects
 
 pytest.importorskip("dask")
@@ -103,7 +104,9 @@ def _expected(
     for path in sorted(paths):
         errors: list[PayloadError] = []
         source = io.BytesIO(_content(path))
-        project_stream(parsed.compiled(), source, output, on_error=errors.append, layout="ndjson")
+        project_stream(
+            internals.compiled(parsed), source, output, on_error=errors.append, layout="ndjson"
+        )
         rejected += [(str(path), error.line) for error in errors if error.line is not None]
     return output.getvalue(), rejected
 
@@ -161,7 +164,7 @@ def test_the_parts_concatenated_are_what_apply_writes_for_the_files_concatenated
     joined = b"".join(_content(path) for path in sorted(paths))
     rejected: list[PayloadError] = []
     expected = io.BytesIO()
-    compiled = projection.parse(EXPRESSION).compiled()
+    compiled = internals.compiled(projection.parse(EXPRESSION))
     project_stream(
         compiled, io.BytesIO(joined), expected, on_error=rejected.append, layout="ndjson"
     )
@@ -208,7 +211,7 @@ def test_fail_in_the_middle_of_a_file_keeps_what_came_before_the_line(
     lines[37] = b'{"accessToken": 1,}\n'
     path = tmp_path / "in.ndjson"
     path.write_bytes(b"".join(lines))
-    compiled = projection.parse(EXPRESSION).compiled()
+    compiled = internals.compiled(projection.parse(EXPRESSION))
     before = io.BytesIO()
     with pytest.raises(PayloadError) as expected:
         project_stream(compiled, io.BytesIO(path.read_bytes()), before, layout="ndjson")

@@ -22,6 +22,7 @@ from projection import (
 )
 from projection._grammar import Item, Limits, Selection, parse_syntax
 from projection._mask import Node
+from tests import internals
 from tests.strategies import keys, quote
 
 
@@ -226,8 +227,9 @@ def test_without_exclusions_or_wildcards_the_canonical_text_grows_only_by_its_sl
 ) -> None:
     parsed = projection.parse(text, case_insensitive=case_insensitive)
     assert len(str(parsed)) <= len(text.casefold() if case_insensitive else text) + text.count("/")
-    assert isinstance(parsed.mask, Node)
-    names = sum(is_name for _, is_name in _canonical.pieces(parsed.mask))
+    mask = internals.mask_of(parsed)
+    assert isinstance(mask, Node)
+    names = sum(is_name for _, is_name in _canonical.pieces(mask))
     assert names <= sum(len(item.path) for item in _walk_items(parse_syntax(text, Limits())))
 
 

@@ -16,20 +16,15 @@ from hypothesis import strategies as st
 import projection
 from projection import PayloadError, ProjectionCache
 from projection._bulk import project_block, project_stream
-from projection._compile import Compiled, collector_paused
+from projection._compile import collector_paused
 from projection._scan import invalid_utf8
 
+from . import internals
+from .internals import project_generic as generic
 from .oracle import reference
 from .strategies import documents, expressions, json_texts
 
 flags = st.booleans()
-
-
-def generic(parsed: projection.Projection, data: bytes) -> bytes:
-    """The fallback path alone, for the same projection."""
-    return Compiled(parsed.mask, case_insensitive=parsed.case_insensitive, typed=False).project(
-        data
-    )
 
 
 @given(expressions, documents, flags)
@@ -250,7 +245,7 @@ def test_ndjson_lines_are_judged_one_by_one_whatever_the_path(lines: bytes, text
             expected.append("rejected")
     rejected: list[PayloadError] = []
     output = io.BytesIO()
-    project_stream(parsed.compiled(), io.BytesIO(lines), output, on_error=rejected.append)
+    project_stream(internals.compiled(parsed), io.BytesIO(lines), output, on_error=rejected.append)
     assert output.getvalue() == b"".join(line for line in expected if isinstance(line, bytes))
     assert len(rejected) == expected.count("rejected")
 
@@ -284,7 +279,7 @@ def test_no_collection_runs_while_bulk_input_is_projected() -> None:
     documents = [b'{"a": [1], "b": [2]}'] * 20_000
     array = b"[" + b",".join(documents) + b"]"
     block = b"\n".join(documents) + b"\n"
-    compiled = projection.parse("a").compiled()
+    compiled = internals.compiled(projection.parse("a"))
     started: list[int] = []
 
     def count(phase: str, info: dict[str, int]) -> None:
@@ -314,7 +309,9 @@ def test_a_failing_projection_leaves_the_collector_running() -> None:
     with pytest.raises(PayloadError):
         projection.parse("a").project(large)
     with pytest.raises(PayloadError):
-        project_stream(projection.parse("a").compiled(), io.BytesIO(b"not json\n"), io.BytesIO())
+        project_stream(
+            internals.compiled(projection.parse("a")), io.BytesIO(b"not json\n"), io.BytesIO()
+        )
     assert gc.isenabled()
 
 
