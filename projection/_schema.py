@@ -134,7 +134,7 @@ def _is_struct(value: object) -> TypeGuard[Schema]:
 
 
 def resolve(selection: Selection, schema: Schema, text: str, *, strict: bool) -> Selection:
-    """``selection`` with each name spelled as the schema spells it (DESIGN.md rule 10).
+    """``selection`` with each name spelled as the schema spells it (grammar/SEMANTICS.md, rule 10).
 
     A name matches a field's JSON name exactly, else ignoring case; if several fields differ only
     in case and none matches exactly, the first in schema order wins. Below ``*`` a name matches

@@ -13,7 +13,7 @@ from projection import Projection
 from projection._compile import Compiled
 from projection._projection import compiled, mask_of
 
-__all__ = ["compiled", "mask_of", "project_compiled", "project_generic"]
+__all__ = ["compiled", "project_compiled", "project_generic"]
 
 
 def project_compiled(parsed: Projection, data: bytes) -> bytes:

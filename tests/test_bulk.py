@@ -3,6 +3,10 @@
 Blocks are made small here, so that a few hundred lines make many blocks and this process and
 its workers interleave in many ways; which process projects which block is left to timing, and
 every outcome must be the same whatever it was.
+
+Internals reached: the bulk engine itself (``projection._bulk``: its block size, file ranges,
+workers and transports), which the command and ``project_lines`` drive with a compiled projection
+(``tests/internals.py``); the command's entry point and pipe sizing (``projection._cli``).
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ of a few hundred bytes put lines and invalid lines on block borders. The expecte
 single-process engine's (``project_stream``, as ``projection apply --format ndjson`` runs it) on
 each file in turn. One test starts ``dask scheduler`` and two ``dask worker`` commands, as a real
 cluster is, and runs the command line against it.
+
+Internals reached: the single-process engine (``projection._bulk.project_stream``) and the
+compiled projection it runs on (``tests/internals.py``), as the expected output.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The bytes API: the compiled fast path and its generic fallback against the reference applier."""
+"""The bytes API: the compiled fast path and its generic fallback against the reference applier.
+
+Internals reached: each way of the fast path alone (``tests/internals.py``); the bulk engine's
+``project_block`` and ``project_stream`` and the collector pause they share with it
+(``projection._compile.collector_paused``); the UTF-8 scanner (``projection._scan.invalid_utf8``).
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 The fast parser (lark's tables driven by a compact loop) must read every text as lark's own
 ``Lark.parse`` does through the transformer: the same syntax, or no result where lark raises, and
 then the same error, message, position and expected tokens.
+
+Internals reached, as they must be: the parser and the fast parser (``projection._grammar``), and
+the tables' files (``projection._tables``).
 """
 
 from __future__ import annotations

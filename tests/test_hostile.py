@@ -6,6 +6,10 @@ orjson's decoding of the valid input, and positions worked out here from how the
 built. Checked: the error's type and position, that nothing the projection drops leaks into the
 output, that no NDJSON line is lost. No timings: what these inputs cost is measured by
 ``python -m benchmarks --only hostile``, never asserted in a test.
+
+Internals reached: each way of the fast path alone (``tests/internals.py``); the bulk engine's
+``project_stream``, for the lines it hands on; a scanner unit (``projection._scan``); the
+command's entry point ``projection._cli.main``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import tempfile
 import unittest.mock
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pytest
@@ -39,12 +43,11 @@ from projection import (
 )
 from projection._bulk import Layout, project_stream
 from projection._cli import main
-from projection._grammar import Limits
 
 from . import internals
 from .internals import project_generic as generic
 from .oracle import reference
-from .strategies import documents, expressions, json_texts
+from .strategies import NAME, documents, expressions, json_texts
 
 # Expressions that take each way through the fast path: typed Structs (``a``, ``a(b)``), the
 # generic rebuild (``-b``, ``*(a)``), exclusions copied into every entry, and the validating
@@ -797,9 +800,15 @@ def test_a_skipped_invalid_byte_does_not_hide_the_fault(text: str, data: bytes, 
 
 # -- 5. canonical blow-up ---------------------------------------------------------------------
 
-# A name as the canonical text writes it: quoted, "*", or an identifier (never starting with
-# "-": a "-" before a name is an exclusion).
-_NAME = re.compile(r"`(?:[^`]|``)*`|\*|[^,()/`*\s-][^,()/`*\s]*")
+
+class Limits(NamedTuple):
+    """The limits ``projection.parse`` takes, as its keyword arguments."""
+
+    max_length: int
+    max_depth: int
+    max_items: int
+
+
 _RAISED = Limits(max_length=10**7, max_items=10**6, max_depth=64)
 
 
@@ -813,7 +822,7 @@ def _measures(text: str, case_insensitive: bool) -> tuple[int, int]:
     canonical = str(_parse(text, case_insensitive, _RAISED))
     return (
         max(len(text), len(canonical)),
-        max(len(_NAME.findall(text)), len(_NAME.findall(canonical))),
+        max(len(NAME.findall(text)), len(NAME.findall(canonical))),
     )
 
 
@@ -866,7 +875,7 @@ def test_canonical_blow_up_is_refused_exactly_past_the_limits(
         with pytest.raises(ProjectionLimitError) as caught:
             _parse(text, case_insensitive, limits)
         assert 0 <= caught.value.pos <= len(text)
-        if len(text) <= max_length and len(_NAME.findall(text)) <= max_items:
+        if len(text) <= max_length and len(NAME.findall(text)) <= max_items:
             assert "in canonical form" in caught.value.message
             assert caught.value.pos == _blow_up_pos(text)
         return
@@ -890,7 +899,7 @@ def test_canonical_limits_at_exactly_the_limit_and_one_over(
     text: str, case_insensitive: bool
 ) -> None:
     length, names = _measures(text, case_insensitive)
-    own = Limits(max_length=len(text), max_items=len(_NAME.findall(text)), max_depth=64)
+    own = Limits(max_length=len(text), max_items=len(NAME.findall(text)), max_depth=64)
     at_limit = Limits(max_length=length, max_items=names, max_depth=64)
     assert at_limit != own  # it does blow up
     parsed = _parse(text, case_insensitive, at_limit)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import pkgutil
 import sys
 import types
 import typing
@@ -68,6 +69,24 @@ def test_each_public_module_exports_exactly_its_names(name: str) -> None:
     for exported in module.__all__:
         assert not exported.startswith("_")
         assert getattr(module, exported) is not None
+
+
+def test_every_public_module_is_pinned() -> None:
+    """A module without a leading underscore is public: it is listed above."""
+    import projection
+
+    found = {"projection"}
+    pending = [projection]
+    while pending:
+        package = pending.pop()
+        for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+            last = module.name.rpartition(".")[2]
+            if last.startswith("_"):
+                continue
+            found.add(module.name)
+            if module.ispkg:
+                pending.append(importlib.import_module(module.name))
+    assert found == set(PUBLIC)
 
 
 def _modules() -> list[types.ModuleType]:

@@ -1,5 +1,9 @@
 """Schema-aware projections: names resolved against msgspec Structs, strict checking, schema key
-order, and the typed Structs derived from a projection (DESIGN.md rules 8 and 10, section 6)."""
+order, and the typed Structs derived from a projection (grammar/SEMANTICS.md, rules 8 and 10).
+
+Internals reached: the compiled way of the fast path (``tests/internals.py``), to check it keeps
+the schema's order as the generic way does; the command's entry point ``projection._cli.main``.
+"""
 
 from __future__ import annotations
 
