@@ -3,7 +3,8 @@
 A mask is ``DROP``, ``WHOLE`` or a ``Node`` (a default mask plus ordered entries). Masks are
 immutable, always simplified, and compare as SEMANTICS.md says: entry order counts only under a
 ``DROP`` default. ``build`` turns parsed syntax into a mask; ``union`` and ``compose`` are closed
-over masks.
+over masks. ``trie`` gathers paths into one trie, walked once: the exclusions ``build`` applies,
+and the FieldMask paths of ``_paths``.
 """
 
 from __future__ import annotations
