@@ -24,9 +24,10 @@ try:
 except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
-from ._bulk import BLOCK_BYTES, project_stream
+from ._bulk import BLOCK_BYTES
 from ._errors import ExpressionError, PayloadError, ProjectionError
 from ._mask import DROP, WHOLE, Mask, Node
+from ._stream import project_stream
 from ._tree import Projection, parse
 
 __all__ = ["main", "run"]

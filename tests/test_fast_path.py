@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 import projection
 from projection import PayloadError, ProjectionCache
-from projection._bulk import project_block, project_stream
+from projection._bulk import project_block
 from projection._compile import Compiled, collector_paused
 from projection._scan import invalid_utf8
+from projection._stream import project_stream
 
 from .oracle import reference
 from .strategies import documents, expressions, json_texts

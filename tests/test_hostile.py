@@ -37,10 +37,10 @@ from projection import (
     ProjectionLimitError,
     _scan,
 )
-from projection._bulk import Layout, project_stream
 from projection._cli import main
 from projection._compile import Compiled
 from projection._grammar import Limits
+from projection._stream import Layout, project_stream
 
 from .oracle import reference
 from .strategies import documents, expressions, json_texts
