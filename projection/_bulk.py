@@ -27,7 +27,6 @@ __all__ = [
     "InFile",
     "Lines",
     "file_ranges",
-    "fit",
     "input_start",
     "project_block",
     "project_lines",
@@ -210,7 +209,7 @@ def input_start(head: bytes, decompress: str) -> int:
 class InBuffer(NamedTuple):
     """A block of a stream: the first ``size`` bytes of ``buffer``, until the next is read."""
 
-    buffer: bytearray
+    buffer: bytes | bytearray
     size: int
     last: bool = False  # True when the stream is known to end with it
 
@@ -228,7 +227,7 @@ class InFile(NamedTuple):
         Fewer than asked only if the file was cut short meanwhile.
         """
         size = self.end - self.start
-        fit(buffer, size)
+        _fit(buffer, size)
         done = 0
         with open(self.path, "rb", buffering=0) as file, memoryview(buffer) as view:
             file.seek(self.start)
@@ -282,7 +281,7 @@ def read_blocks(first: bytes, source: IO[bytes]) -> Iterator[InBuffer]:
             return
         size = buffer.rfind(b"\n", 0, filled) + 1
         if size == 0:  # no line break yet: a longer line
-            fit(buffer, 2 * len(buffer))
+            _fit(buffer, 2 * len(buffer))
             continue
         yield InBuffer(buffer, size)
         # What follows the last line break starts the next block.
@@ -290,7 +289,7 @@ def read_blocks(first: bytes, source: IO[bytes]) -> Iterator[InBuffer]:
         filled -= size
 
 
-def fit(buffer: bytearray, size: int) -> None:
+def _fit(buffer: bytearray, size: int) -> None:
     """Grow ``buffer`` to ``size`` bytes if it is smaller; a buffer reused is never shrunk."""
     if len(buffer) < size:
         buffer.extend(bytes(size - len(buffer)))

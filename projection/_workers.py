@@ -1,13 +1,31 @@
-"""Worker processes: blocks of an NDJSON stream projected in other processes too, in order.
+"""Worker processes: an NDJSON stream's blocks projected in other processes too, in order.
 
-``project_in_workers`` is how ``project_stream`` (``_stream``) runs with ``workers`` above one.
+``project_in_workers`` is ``project_stream`` (``_stream``) with ``workers`` above one: this
+process and ``workers - 1`` worker processes project the blocks, and it yields them in input
+order. It speaks to each worker over a pipe of its own:
+
+- This process sends a ``Request`` per block: the block, whether to keep going after an invalid
+  line, and the slot for its output. A file's block is sent as where it is (``InFile``), and the
+  worker reads it itself; a stream's block follows its request, as bytes. ``None`` says stop.
+- The worker answers each request, in order, with a ``Reply``: the block projected, without
+  its output, and the output's size in the request's slot, memory it shares with this process
+  (``_slots``); where it has none (it was not forked) or the output does not fit, the output
+  follows the reply, as bytes. Or it answers with the exception the block raised, which this
+  process raises in turn.
+
+Neither end waits for the other to read: whatever a worker sends, and a stream's blocks sent to
+it, go through a sending thread of their process (``_send_all``), so that a process goes on
+projecting while megabytes wait in a pipe. This process reads the replies itself, when it needs
+them, in order. (A pool that reads them with a thread of this process, as ``concurrent.futures``
+does, stalls its workers: the thread needs the interpreter lock, which this process holds while
+it projects a block of its own, and a worker cannot finish sending an output bigger than the
+pipe until it is read.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import mmap
-import os
 import queue
 import signal
 import threading
@@ -16,7 +34,7 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from . import _bulk
-from ._bulk import Block, InBuffer, InFile, fit, read_and_project
+from ._bulk import Block, InBuffer, InFile, Lines, read_and_project
 from ._compile import Compiled
 from ._mask import Mask
 from ._schema import Schema
@@ -26,53 +44,26 @@ if TYPE_CHECKING:
 
 __all__ = ["project_in_workers"]
 
-# Parts submitted to each worker process: one being projected and two waiting, so that it does
-# not idle while this process finishes a block of its own before it reads the worker's results.
-_SUBMITTED_PER_WORKER: Final = 3
+# Requests each worker holds: one block being projected and two waiting, so that it does not
+# idle while this process finishes a block of its own before it reads the worker's replies.
+_REQUESTS_PER_WORKER: Final = 3
 # Blocks held in order per process: room for this process to work ahead of a slow worker.
 _HELD_PER_WORKER: Final = 4
 
-# Each worker process has its own pipe. A stream's blocks go to it through a thread of this
-# process, so that submitting never waits on a busy worker (a file's ranges, small, go at once);
-# results come back through a thread of the worker, so that it projects its next part while this
-# process has not yet read the last result. This process reads a worker's results itself, when
-# it needs them, in order, most outputs from shared memory (``_Worker``). (A pool that reads
-# results with a thread of this process, as ``concurrent.futures`` does, stalls its workers: the
-# thread needs the interpreter lock, which this process holds while it projects a block of its
-# own, and a worker cannot finish sending a result bigger than the pipe until it is read.)
 
+class Request(NamedTuple):
+    """A block for a worker to project, and the slot to leave its output in."""
 
-class _Chunk(NamedTuple):
-    """A block of a stream sent to a worker: its bytes follow, sent as ``_send_bytes`` does."""
-
-    size: int
-
-
-class _Task(NamedTuple):
-    """A part to project, whether to keep going after an invalid line, where to leave the output."""
-
-    part: _Chunk | InFile
-    keep_going: bool
+    lines: InFile | None  # None: a stream's block, whose bytes follow the request
+    keep_going: bool  # after an invalid line
     slot: int
 
 
-class _Done(NamedTuple):
-    """What a worker sends for a block: the block without its output, and where the output is."""
+class Reply(NamedTuple):
+    """A worker's answer to a request: the block projected, and where its output is."""
 
-    block: Block
-    output_bytes: int
-    slot: int | None  # the shared slot that holds it; None: it follows through the pipe
-
-
-class _Slots(NamedTuple):
-    """Memory shared by this process and a forked worker: a slot of ``size`` bytes per part."""
-
-    memory: mmap.mmap
-    size: int
-
-    def view(self, slot: int, size: int) -> memoryview:
-        start = slot * self.size
-        return memoryview(self.memory)[start : start + size]
+    block: Block  # with an empty output
+    in_slot: int | None  # the output's size in the request's slot; None: it follows the reply
 
 
 def _serve(
@@ -80,66 +71,57 @@ def _serve(
     mask: Mask,
     case_insensitive: bool,
     schema: Schema | None,
-    unframed: bool,
-    slots: _Slots | None,
+    slots: list[mmap.mmap] | None,
 ) -> None:
-    """A worker process: project each part received, send back its block or the exception.
-
-    A block's output is left in the ``slots`` shared with the parent where it fits, so it
-    crosses no pipe; otherwise it follows a small pickled message that says how many bytes,
-    sent as ``_send_bytes`` does, as a stream's blocks coming in do.
-    """
+    """A worker process: answer each request received (``Request``, ``Reply``) until ``None``."""
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     compiled = Compiled(mask, case_insensitive=case_insensitive, schema=schema)
     outgoing: queue.SimpleQueue[object] = queue.SimpleQueue()
-    sender = threading.Thread(target=_send_all, args=(connection, outgoing, unframed), daemon=True)
+    sender = threading.Thread(target=_send_all, args=(connection, outgoing), daemon=True)
     sender.start()
     buffer = bytearray()
     while True:
         try:
-            task: _Task | None = connection.recv()
-        except EOFError:
+            request: Request | None = connection.recv()
+            if request is None:
+                break
+            lines: Lines
+            if request.lines is None:
+                data = connection.recv_bytes()
+                lines = InBuffer(data, len(data))
+            else:
+                lines = request.lines
+        except (EOFError, OSError):
             break  # the parent is gone
-        if task is None:
-            break
-        sent, keep_going, slot = task
-        part: InBuffer | InFile
-        if isinstance(sent, _Chunk):
-            try:
-                _receive_bytes(connection, buffer, sent.size, unframed)
-            except (EOFError, OSError):
-                break  # the parent is gone
-            part = InBuffer(buffer, sent.size)
-        else:
-            part = sent
         try:
-            block = read_and_project(compiled, part, keep_going, buffer)
+            block = read_and_project(compiled, lines, request.keep_going, buffer)
         except Exception as error:  # handed to the parent, which raises it
             outgoing.put(error)
+            continue
+        output = block.output
+        block = block._replace(output=b"")
+        if slots is not None and len(output) <= len(slots[request.slot]):
+            slots[request.slot][: len(output)] = output
+            outgoing.put(Reply(block, len(output)))
         else:
-            output = block.output
-            block = block._replace(output=b"")
-            if slots is not None and len(output) <= slots.size:
-                slots.view(slot, len(output))[:] = output
-                outgoing.put(_Done(block, len(output), slot))
-            else:
-                outgoing.put(_Done(block, len(output), None))
-                outgoing.put(output)
+            outgoing.put(Reply(block, None))
+            outgoing.put(bytes(output))
     outgoing.put(None)
     sender.join()
 
 
-def _send_all(connection: Connection, items: queue.SimpleQueue[Any], unframed: bool) -> None:
+def _send_all(connection: Connection, items: queue.SimpleQueue[Any]) -> None:
     """Send each item of ``items`` through ``connection``, up to None included.
 
-    ``bytes`` are sent as ``_send_bytes`` does; anything else is pickled (``recv`` reads it).
+    ``bytes`` are sent as they are (``recv_bytes`` reads them); anything else is pickled
+    (``recv`` reads it).
     """
     while True:
         item = items.get()
         try:
             if type(item) is bytes:
-                _send_bytes(connection, item, unframed)
+                connection.send_bytes(item)
             else:
                 connection.send(item)
         except OSError:
@@ -150,51 +132,19 @@ def _send_all(connection: Connection, items: queue.SimpleQueue[Any], unframed: b
             return
 
 
-# Bytes cross the pipe unframed, written from and read into their buffers, where the system lets
-# a pipe be read into a buffer (POSIX); elsewhere ``multiprocessing`` frames them, and copies
-# them twice more on the way in: 2% less time with two workers on a file, measured. This process
-# decides, and tells each worker.
-_UNFRAMED: Final = hasattr(os, "readv")
-
-
-def _send_bytes(connection: Connection, data: bytes, unframed: bool) -> None:
-    if not unframed:
-        connection.send_bytes(data)
-        return
-    with memoryview(data) as view:
-        written = 0
-        while written < len(view):
-            written += os.write(connection.fileno(), view[written:])
-
-
-def _receive_bytes(connection: Connection, buffer: bytearray, size: int, unframed: bool) -> None:
-    """Read the ``size`` bytes sent by ``_send_bytes`` into ``buffer``, grown to fit."""
-    fit(buffer, size)
-    if not unframed:
-        connection.recv_bytes_into(buffer)
-        return
-    with memoryview(buffer) as view:
-        done = 0
-        while done < size:
-            read = os.readv(connection.fileno(), [view[done:size]])
-            if not read:
-                raise EOFError
-            done += read
-
-
 class _Worker:
-    """One worker process: parts go in through ``submit``, blocks come out in the same order.
+    """One worker process: blocks go in through ``submit``, come out of ``result`` in order.
 
     A forked worker leaves each block's output in memory it shares with this process, in the
-    slot named by its part, and ``result`` hands it on as a view. Through the pipe, each end
+    slot named by the request, and ``result`` hands it on as a view. Through the pipe, each end
     copied it and this process waited for it, 25 ms in all on 1 GB where it now waits 5: two
     processes took 3% less time, measured. A worker started another way has no such memory and
     sends every output through the pipe, as a forked one does an output too big for a slot.
 
-    There is a slot for each of the ``_SUBMITTED_PER_WORKER`` parts a worker may hold, taken in
-    turn. A view stays valid until the caller asks for the next block: its slot is written again
-    only by the part submitted ``_SUBMITTED_PER_WORKER`` parts later, which waits until this
-    part's result is read, and parts are submitted only when the caller asks for a block.
+    There is a slot for each of the ``_REQUESTS_PER_WORKER`` requests a worker may hold, taken
+    in turn. A view stays valid until the caller asks for the next block: its slot is written
+    again only by the request sent ``_REQUESTS_PER_WORKER`` requests later, which waits until
+    this one's reply is read, and requests are sent only when the caller asks for a block.
     """
 
     def __init__(self, compiled: Compiled) -> None:
@@ -203,46 +153,39 @@ class _Worker:
 
         context = multiprocessing.get_context()
         self._connection, there = context.Pipe()
-        self._unframed = _UNFRAMED
+        # Anonymous shared memory reaches a worker only by fork; one started another way would
+        # need it pickled, which it cannot be.
         self._slots = None
         if context.get_start_method() == "fork":
-            memory = mmap.mmap(-1, _SUBMITTED_PER_WORKER * _bulk.BLOCK_BYTES)
-            self._slots = _Slots(memory, _bulk.BLOCK_BYTES)
+            self._slots = [mmap.mmap(-1, _bulk.BLOCK_BYTES) for _ in range(_REQUESTS_PER_WORKER)]
         self._process = context.Process(
             target=_serve,
-            args=(
-                there,
-                compiled.mask,
-                compiled.case_insensitive,
-                compiled.schema,
-                self._unframed,
-                self._slots,
-            ),
+            args=(there, compiled.mask, compiled.case_insensitive, compiled.schema, self._slots),
             daemon=True,
             name="projection worker",
         )
         self._process.start()
         there.close()
-        self._tasks: queue.SimpleQueue[_Task | bytes | None] = queue.SimpleQueue()
+        self._outgoing: queue.SimpleQueue[Request | bytes | None] = queue.SimpleQueue()
         self._sender = threading.Thread(
-            target=_send_all, args=(self._connection, self._tasks, self._unframed), daemon=True
+            target=_send_all, args=(self._connection, self._outgoing), daemon=True
         )
         self.pending = 0
-        self._submitted = 0
+        self._sent = 0
 
-    def submit(self, part: InBuffer | InFile, keep_going: bool) -> None:
-        slot = self._submitted % _SUBMITTED_PER_WORKER
-        if isinstance(part, InBuffer):
+    def submit(self, lines: Lines, keep_going: bool) -> None:
+        slot = self._sent % _REQUESTS_PER_WORKER
+        if isinstance(lines, InBuffer):
             # A stream's block: copied, since its buffer is read into again, and sent after the
-            # task as it is, not pickled into it.
-            chunk = bytes(memoryview(part.buffer)[: part.size])
-            self._send(_Task(_Chunk(part.size), keep_going, slot), chunk, heavy=True)
+            # request as it is, not pickled into it.
+            data = bytes(memoryview(lines.buffer)[: lines.size])
+            self._send(Request(None, keep_going, slot), data, heavy=True)
         else:
-            self._send(_Task(part, keep_going, slot), heavy=False)
-        self._submitted += 1
+            self._send(Request(lines, keep_going, slot), heavy=False)
+        self._sent += 1
         self.pending += 1
 
-    def _send(self, *items: _Task | bytes | None, heavy: bool) -> None:
+    def _send(self, *items: Request | bytes | None, heavy: bool) -> None:
         """Send ``items`` in order, at once or through the sending thread.
 
         A stream's block, megabytes that a busy worker may leave unread for a while, goes
@@ -255,7 +198,7 @@ class _Worker:
             self._sender.start()
         if self._sender.ident is not None:
             for item in items:
-                self._tasks.put(item)
+                self._outgoing.put(item)
             return
         with contextlib.suppress(OSError):  # the worker is gone: ``result`` says so
             for item in items:
@@ -266,10 +209,17 @@ class _Worker:
         return self._connection.poll()
 
     def result(self) -> Block:
-        """The block of the oldest part submitted; raises what the worker raised."""
+        """The block of the oldest request; raises what the worker raised."""
+        slot = (self._sent - self.pending) % _REQUESTS_PER_WORKER
         try:
-            outcome: _Done | Exception = self._connection.recv()
-            output = self._output(outcome) if isinstance(outcome, _Done) else b""
+            reply: Reply | Exception = self._connection.recv()
+            if isinstance(reply, Exception):
+                output: bytes | memoryview = b""
+            elif reply.in_slot is None:
+                output = self._connection.recv_bytes()
+            else:
+                assert self._slots is not None  # a worker has slots only if given them
+                output = memoryview(self._slots[slot])[: reply.in_slot]
         except (EOFError, OSError):
             self._process.join(1)
             raise RuntimeError(
@@ -277,18 +227,9 @@ class _Worker:
                 f"(exit code {self._process.exitcode})"
             ) from None
         self.pending -= 1
-        if isinstance(outcome, Exception):
-            raise outcome  # out of the ``try``: an OSError of the worker's is not a broken pipe
-        return outcome.block._replace(output=output)
-
-    def _output(self, done: _Done) -> bytearray | memoryview:
-        """A block's output: a view of its shared slot, or read from the pipe."""
-        if done.slot is None:
-            output = bytearray(done.output_bytes)
-            _receive_bytes(self._connection, output, done.output_bytes, self._unframed)
-            return output
-        assert self._slots is not None  # a worker has slots only if given them
-        return self._slots.view(done.slot, done.output_bytes)
+        if isinstance(reply, Exception):
+            raise reply  # out of the ``try``: an OSError of the worker's is not a broken pipe
+        return reply.block._replace(output=output)
 
     def stop(self) -> None:
         """Stop the process: at once if results are still owed, since none will be read."""
@@ -304,16 +245,16 @@ class _Worker:
 
 
 def project_in_workers(
-    compiled: Compiled, parts: Iterator[InBuffer | InFile], workers: int, keep_going: bool
+    compiled: Compiled, inputs: Iterator[Lines], workers: int, keep_going: bool
 ) -> Generator[Block, None, None]:
     """Blocks projected by ``workers`` processes, this one included, yielded in input order.
 
-    The other processes are kept supplied with a few parts each. While the next block in order
-    is still being projected elsewhere, this process projects the next part itself rather than
+    The other processes are kept supplied with a few blocks each. While the next block in order
+    is still being projected elsewhere, this process projects the next one itself rather than
     wait, so each process's share follows its speed (a worker also pays for sending its output
     back; this process's blocks cross no pipe). At most a few blocks per worker are held, so
     memory stays bounded however long the stream; reading stops once a block fails and errors
-    are not to be skipped. A stream's part is only valid until the next is taken: a worker is
+    are not to be skipped. A stream's block is only valid until the next is taken: a worker is
     sent a copy, and this process projects its own at once, from the reader's buffer. In turn,
     a block's output may be a view of memory shared with a worker, only valid until the next
     block is asked for.
@@ -324,29 +265,29 @@ def project_in_workers(
     buffer = bytearray()
     exhausted = False
 
-    def take() -> InBuffer | InFile | None:
+    def take() -> Lines | None:
         nonlocal exhausted
-        part = None if exhausted else next(parts, None)
-        exhausted = part is None
-        return part
+        lines = None if exhausted else next(inputs, None)
+        exhausted = lines is None
+        return lines
 
     try:
         pool.extend(_Worker(compiled) for _ in range(workers - 1))
         while True:
             for worker in pool:
-                while len(held) < most_held and worker.pending < _SUBMITTED_PER_WORKER:
-                    part = take()
-                    if part is None:
+                while len(held) < most_held and worker.pending < _REQUESTS_PER_WORKER:
+                    lines = take()
+                    if lines is None:
                         break
-                    worker.submit(part, keep_going)
+                    worker.submit(lines, keep_going)
                     held.append(worker)
             if not held:
                 return
             head = held[0]
             if isinstance(head, _Worker) and not head.ready() and len(held) < most_held:
-                part = take()
-                if part is not None:
-                    held.append(read_and_project(compiled, part, keep_going, buffer))
+                lines = take()
+                if lines is not None:
+                    held.append(read_and_project(compiled, lines, keep_going, buffer))
                     continue
             held.popleft()
             block = head if isinstance(head, Block) else head.result()

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 import projection
 from projection import PayloadError, _bulk, _workers
-from projection._bulk import InFile
+from projection._bulk import Block, InFile
 from projection._compile import Compiled
 from projection._stream import project_stream
 from projection.kibo import iter_sample_lines
@@ -70,14 +70,9 @@ def expected_lines(path: Path) -> bytes:
 
 
 @pytest.mark.usefixtures("small_blocks")
-@pytest.mark.parametrize("unframed", [True, False], ids=["unframed", "framed"])
 @pytest.mark.parametrize("from_file", [True, False], ids=["file", "stream"])
 @pytest.mark.parametrize("workers", [1, 2, 3])
-def test_output_keeps_the_input_order(
-    tickets: Path, workers: int, from_file: bool, unframed: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Both ways a worker's output crosses the pipe: workers are forked, and see the patch.
-    monkeypatch.setattr(_workers, "_UNFRAMED", unframed and _workers._UNFRAMED)
+def test_output_keeps_the_input_order(tickets: Path, workers: int, from_file: bool) -> None:
     assert tickets.stat().st_size > 50 * _bulk.BLOCK_BYTES
     output, rejected = stream(tickets, workers=workers, from_file=from_file)
     assert output == expected_lines(tickets)
@@ -100,22 +95,24 @@ def test_outputs_bigger_than_a_shared_slot_cross_the_pipe(
             lines[number] = orjson.dumps({"accessToken": "x" * 3 * _bulk.BLOCK_BYTES}) + b"\n"
     path = tmp_path / "tickets.ndjson"
     path.write_bytes(b"".join(lines))
-    # In this process, only an output that follows through the pipe is received as bytes.
-    received: list[int] = []
-    receive_bytes = _workers._receive_bytes
+    # A worker's output is handed on as a view of its slot, or as the bytes that crossed the pipe.
+    through_the_pipe: list[int] = []
+    result = _workers._Worker.result
 
-    def counted(connection: object, buffer: bytearray, size: int, unframed: bool) -> None:
-        received.append(size)
-        receive_bytes(connection, buffer, size, unframed)  # type: ignore[arg-type]
+    def recorded(worker: _workers._Worker) -> Block:
+        block = result(worker)
+        if not isinstance(block.output, memoryview):
+            through_the_pipe.append(len(block.output))
+        return block
 
-    monkeypatch.setattr(_workers, "_receive_bytes", counted)
+    monkeypatch.setattr(_workers._Worker, "result", recorded)
     output, _ = stream(path, workers=2)
     assert output == expected_lines(path)
     if long_lines:
-        assert received
-        assert min(received) > _bulk.BLOCK_BYTES
+        assert through_the_pipe
+        assert min(through_the_pipe) > _bulk.BLOCK_BYTES
     else:
-        assert received == []
+        assert through_the_pipe == []
 
 
 def test_file_ranges_cover_the_file_in_whole_lines_and_shrink_at_the_end(
@@ -333,18 +330,15 @@ def test_no_more_processes_start_than_there_are_blocks(
     assert started == workers_started
 
 
-@pytest.mark.parametrize("unframed", [True, False], ids=["unframed", "framed"])
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
-def test_workers_start_with_any_start_method(tickets: Path, method: str, unframed: bool) -> None:
-    # A worker that is not forked works out its module's globals anew: how the output crosses
-    # the pipe must come from this process, or the two ends disagree and the reader hangs.
+def test_workers_start_with_any_start_method(tickets: Path, method: str) -> None:
+    # A worker that is not forked shares no memory with this process: every output crosses the
+    # pipe.
     script = f"""
 import multiprocessing, sys
-from projection import _workers
 from projection._cli import main
 if __name__ == "__main__":
     multiprocessing.set_start_method({method!r})
-    _workers._UNFRAMED = {unframed} and _workers._UNFRAMED
     sys.exit(main(["apply", {EXPRESSION!r}, {str(tickets)!r}, "--workers", "2"]))
 """
     result = subprocess.run(
