@@ -13,18 +13,16 @@ order. It speaks to each worker over a pipe of its own:
   follows the reply, as bytes. Or it answers with the exception the block raised, which this
   process raises in turn.
 
-Neither end waits for the other to read: whatever a worker sends, and a stream's blocks sent to
-it, go through a sending thread of their process (``_send_all``), so that a process goes on
-projecting while megabytes wait in a pipe. This process reads the replies itself, when it needs
-them, in order. (A pool that reads them with a thread of this process, as ``concurrent.futures``
-does, stalls its workers: the thread needs the interpreter lock, which this process holds while
-it projects a block of its own, and a worker cannot finish sending an output bigger than the
-pipe until it is read.)
+Neither end waits for the other to read: each sends through a thread of its own (``_send_all``),
+so that it goes on projecting while megabytes wait in the pipe. This process reads the replies
+itself, when it needs them, in order. (A pool that reads them with a thread of this process, as
+``concurrent.futures`` does, stalls its workers: the thread needs the interpreter lock, which
+this process holds while it projects a block of its own, and a worker cannot finish sending an
+output bigger than the pipe until it is read.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import mmap
 import queue
 import signal
@@ -173,36 +171,22 @@ class _Worker:
         self.pending = 0
         self._sent = 0
 
+    def start_sending(self) -> None:
+        """Start the thread that sends to the worker; only once every worker is started, since
+        forking a process while a thread runs can hang."""
+        self._sender.start()
+
     def submit(self, lines: Lines, keep_going: bool) -> None:
         slot = self._sent % _REQUESTS_PER_WORKER
         if isinstance(lines, InBuffer):
             # A stream's block: copied, since its buffer is read into again, and sent after the
             # request as it is, not pickled into it.
-            data = bytes(memoryview(lines.buffer)[: lines.size])
-            self._send(Request(None, keep_going, slot), data, heavy=True)
+            self._outgoing.put(Request(None, keep_going, slot))
+            self._outgoing.put(bytes(memoryview(lines.buffer)[: lines.size]))
         else:
-            self._send(Request(lines, keep_going, slot), heavy=False)
+            self._outgoing.put(Request(lines, keep_going, slot))
         self._sent += 1
         self.pending += 1
-
-    def _send(self, *items: Request | bytes | None, heavy: bool) -> None:
-        """Send ``items`` in order, at once or through the sending thread.
-
-        A stream's block, megabytes that a busy worker may leave unread for a while, goes
-        through the thread, started then: after every worker is forked, since forking with
-        threads can hang. From then on everything does, to keep the order. Until then a small
-        message goes at once: handing a file's ranges to the thread took 2% of the time of two
-        processes, measured.
-        """
-        if heavy and self._sender.ident is None:
-            self._sender.start()
-        if self._sender.ident is not None:
-            for item in items:
-                self._outgoing.put(item)
-            return
-        with contextlib.suppress(OSError):  # the worker is gone: ``result`` says so
-            for item in items:
-                self._connection.send(item)
 
     def ready(self) -> bool:
         """Whether the next block has arrived, or started to."""
@@ -237,9 +221,10 @@ class _Worker:
             self._process.terminate()
         # None says stop: closing this end of the pipe would not, as the workers forked since
         # hold copies of it.
-        self._send(None, heavy=False)
-        if self._sender.ident is not None:
-            self._sender.join()
+        self._outgoing.put(None)
+        if self._sender.ident is None:  # the pool failed to start
+            self._sender.start()
+        self._sender.join()
         self._connection.close()
         self._process.join()
 
@@ -273,6 +258,8 @@ def project_in_workers(
 
     try:
         pool.extend(_Worker(compiled) for _ in range(workers - 1))
+        for worker in pool:
+            worker.start_sending()
         while True:
             for worker in pool:
                 while len(held) < most_held and worker.pending < _REQUESTS_PER_WORKER:
