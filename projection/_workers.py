@@ -4,12 +4,12 @@
 process and ``workers - 1`` worker processes project the blocks, and it yields them in input
 order. It speaks to each worker over a pipe of its own:
 
-- This process sends a ``Request`` per block: the block, whether to keep going after an invalid
+- This process sends a ``_Request`` per block: the block, whether to keep going after an invalid
   line, and the slot for its output. A file's block is sent as where it is (``InFile``), and the
   worker reads it itself; a stream's block follows its request, as bytes. ``None`` says stop.
-- The worker answers each request, in order, with a ``Reply``: the block projected, without
+- The worker answers each request, in order, with a ``_Reply``: the block projected, without
   its output, and the output's size in the request's slot, memory it shares with this process
-  (``_slots``); where it has none (it was not forked) or the output does not fit, the output
+  (``_Worker``); where it has none (it was not forked) or the output does not fit, the output
   follows the reply, as bytes. Or it answers with the exception the block raised, which this
   process raises in turn.
 
@@ -49,7 +49,7 @@ _REQUESTS_PER_WORKER: Final = 3
 _HELD_PER_WORKER: Final = 4
 
 
-class Request(NamedTuple):
+class _Request(NamedTuple):
     """A block for a worker to project, and the slot to leave its output in."""
 
     lines: InFile | None  # None: a stream's block, whose bytes follow the request
@@ -57,7 +57,7 @@ class Request(NamedTuple):
     slot: int
 
 
-class Reply(NamedTuple):
+class _Reply(NamedTuple):
     """A worker's answer to a request: the block projected, and where its output is."""
 
     block: Block  # with an empty output
@@ -71,7 +71,7 @@ def _serve(
     schema: Schema | None,
     slots: list[mmap.mmap] | None,
 ) -> None:
-    """A worker process: answer each request received (``Request``, ``Reply``) until ``None``."""
+    """A worker process: answer each request received (``_Request``, ``_Reply``) until ``None``."""
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     compiled = Compiled(mask, case_insensitive=case_insensitive, schema=schema)
@@ -81,7 +81,7 @@ def _serve(
     buffer = bytearray()
     while True:
         try:
-            request: Request | None = connection.recv()
+            request: _Request | None = connection.recv()
             if request is None:
                 break
             lines: Lines
@@ -101,9 +101,9 @@ def _serve(
         block = block._replace(output=b"")
         if slots is not None and len(output) <= len(slots[request.slot]):
             slots[request.slot][: len(output)] = output
-            outgoing.put(Reply(block, len(output)))
+            outgoing.put(_Reply(block, len(output)))
         else:
-            outgoing.put(Reply(block, None))
+            outgoing.put(_Reply(block, None))
             outgoing.put(bytes(output))
     outgoing.put(None)
     sender.join()
@@ -164,7 +164,7 @@ class _Worker:
         )
         self._process.start()
         there.close()
-        self._outgoing: queue.SimpleQueue[Request | bytes | None] = queue.SimpleQueue()
+        self._outgoing: queue.SimpleQueue[_Request | bytes | None] = queue.SimpleQueue()
         self._sender = threading.Thread(
             target=_send_all, args=(self._connection, self._outgoing), daemon=True
         )
@@ -181,10 +181,10 @@ class _Worker:
         if isinstance(lines, InBuffer):
             # A stream's block: copied, since its buffer is read into again, and sent after the
             # request as it is, not pickled into it.
-            self._outgoing.put(Request(None, keep_going, slot))
+            self._outgoing.put(_Request(None, keep_going, slot))
             self._outgoing.put(bytes(memoryview(lines.buffer)[: lines.size]))
         else:
-            self._outgoing.put(Request(lines, keep_going, slot))
+            self._outgoing.put(_Request(lines, keep_going, slot))
         self._sent += 1
         self.pending += 1
 
@@ -196,7 +196,7 @@ class _Worker:
         """The block of the oldest request; raises what the worker raised."""
         slot = (self._sent - self.pending) % _REQUESTS_PER_WORKER
         try:
-            reply: Reply | Exception = self._connection.recv()
+            reply: _Reply | Exception = self._connection.recv()
             if isinstance(reply, Exception):
                 output: bytes | memoryview = b""
             elif reply.in_slot is None:
