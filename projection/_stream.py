@@ -20,6 +20,7 @@ from ._bulk import (
     Block,
     ErrorHandler,
     Lines,
+    collector_paused,
     file_ranges,
     input_start,
     read_and_project,
@@ -75,7 +76,9 @@ def project_stream(
         layout = "json" if _is_one_document(first, ended=ended) else "ndjson"
     if layout == "json":
         data = first + source.read()
-        sink.write(compiled.project(data).rstrip(b"\r\n") + b"\n")
+        with collector_paused():
+            projected = compiled.project(data)
+        sink.write(projected.rstrip(b"\r\n") + b"\n")
         if progress is not None:
             progress(len(data))
         return

@@ -32,7 +32,7 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from . import _bulk
-from ._bulk import Block, InBuffer, InFile, Lines, read_and_project
+from ._bulk import Block, InBuffer, InFile, Lines, own_the_collector, read_and_project
 from ._compile import Compiled
 from ._mask import Mask
 from ._schema import Schema
@@ -74,6 +74,7 @@ def _serve(
     """A worker process: answer each request received (``_Request``, ``_Reply``) until ``None``."""
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    own_the_collector()  # this process is the library's own
     compiled = Compiled(mask, case_insensitive=case_insensitive, schema=schema)
     outgoing: queue.SimpleQueue[object] = queue.SimpleQueue()
     sender = threading.Thread(target=_send_all, args=(connection, outgoing), daemon=True)
