@@ -6,6 +6,8 @@ whoever projects it reads itself (``file_ranges``). ``project_block`` projects o
 ``Block``, and ``then_rejected`` numbers the rejected lines of blocks across them, in order.
 ``project_lines`` (behind ``Projection.project_lines``), the engine of ``projection apply``
 (``_stream``), worker processes (``_workers``) and the Dask module all go through these.
+Projecting leaves the process-wide garbage collector alone, unless the process is the library's
+own and says so (``own_the_collector``): then it is paused for each block (``collector_paused``).
 """
 
 from __future__ import annotations
