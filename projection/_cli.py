@@ -24,10 +24,11 @@ try:
 except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
-from ._bulk import BLOCK_BYTES, project_stream
+from ._bulk import BLOCK_BYTES, own_the_collector
 from ._errors import ExpressionError, PayloadError, ProjectionError
 from ._mask import DROP, WHOLE, Mask, Node
 from ._projection import Projection, compiled, mask_of, parse
+from ._stream import project_stream
 
 __all__ = ["main", "run"]
 
@@ -43,6 +44,7 @@ def run() -> NoReturn:
     The entry point of the console script and of ``python -m projection``; callers that go on
     running afterwards call ``main``.
     """
+    own_the_collector()  # this process is the library's own
     status = main()
     # What is still alive ends with the process: out of the collector's sight, the collection
     # at exit does not walk it (a tenth of a short run, measured).

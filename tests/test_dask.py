@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 import projection
 from projection import PayloadError, Projection
-from projection._bulk import project_stream
+from projection._stream import project_stream
 from projection.kibo import CustomerAuthTicket, iter_sample_lines
 from tests import internals
 from tests.strategies import expressions, objects

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import io
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import projection
-from projection import PayloadError, ProjectionCache
-from projection._bulk import project_block, project_stream
-from projection._compile import collector_paused
+from projection import PayloadError, ProjectionCache, _bulk
+from projection._bulk import collector_paused
 from projection._scan import invalid_utf8
+from projection._stream import project_stream
 
 from . import internals
 from .internals import project_generic as generic
@@ -264,12 +265,13 @@ def test_invalid_bulk_input_names_the_document() -> None:
         assert str(caught.value).startswith("invalid JSON at byte 46 (document 2 of the array): ")
 
 
-def test_pauses_of_the_collector_nest_and_restore_what_they_found() -> None:
+def test_only_a_process_that_owns_the_collector_pauses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    with collector_paused():
+        assert gc.isenabled()  # a library call leaves it alone
+    monkeypatch.setattr(_bulk, "_collector_owned", True)  # as the command and workers say
     try:
         with collector_paused():
-            with collector_paused():
-                assert not gc.isenabled()
-            assert not gc.isenabled()  # an inner pause does not end the outer one
+            assert not gc.isenabled()
         assert gc.isenabled()
         gc.disable()
         with collector_paused():
@@ -279,34 +281,53 @@ def test_pauses_of_the_collector_nest_and_restore_what_they_found() -> None:
         gc.enable()
 
 
-def test_no_collection_runs_while_bulk_input_is_projected() -> None:
-    """Decoded bulk input holds no cycles: collections would walk it for nothing."""
-    documents = [b'{"a": [1], "b": [2]}'] * 20_000
+@pytest.mark.parametrize("threads", [1, 2])
+def test_library_calls_leave_the_collector_alone(
+    threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collector is process-wide state: projecting in a library call neither pauses it nor
+    changes it, in one thread or in several at once, for large bodies and NDJSON blocks too."""
+    documents = [b'{"a": [1], "b": [2]}'] * 60_000
     array = b"[" + b",".join(documents) + b"]"
-    block = b"\n".join(documents) + b"\n"
-    compiled = internals.compiled(projection.parse("a"))
+    assert len(array) > 1 << 20
+    lines = b"\n".join(documents) + b"\n"
+    monkeypatch.setattr(_bulk, "BLOCK_BYTES", 64 << 10)  # bytes in blocks, not line by line
+    parsed = projection.parse("a")
+    parsed.project(b"{}")  # compiled from the second use on
     started: list[int] = []
 
     def count(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             started.append(info["generation"])
 
+    def run_all() -> None:
+        parsed.project(array)
+        projection.project("a", array)
+        b"".join(parsed.project_lines(lines))
+
     threshold = gc.get_threshold()
-    # A collection every 100 new containers: thousands while projecting, were it not paused.
+    # A collection every 100 new containers: hundreds while projecting, unless paused.
     gc.set_threshold(100)
     gc.callbacks.append(count)
     try:
-        compiled.project(array)
-        array_collections = len(started)
-        project_block(compiled, block, len(block), keep_going=False)
-        block_collections = len(started) - array_collections
+        workers = [threading.Thread(target=run_all) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        running = len(started)
+        gc.disable()
+        try:
+            run_all()
+            assert not gc.isenabled()  # left as it was found
+        finally:
+            gc.enable()
     finally:
         gc.callbacks.remove(count)
         gc.set_threshold(*threshold)
     assert gc.isenabled()
-    # One may run between entering a call and the pause, none during it.
-    assert array_collections <= 1
-    assert block_collections <= 1
+    assert running > 100  # paused, it saw one at most, between calls
+    assert len(started) == running  # none while it was disabled
 
 
 def test_a_failing_projection_leaves_the_collector_running() -> None:

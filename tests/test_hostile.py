@@ -41,8 +41,8 @@ from projection import (
     ProjectionLimitError,
     _scan,
 )
-from projection._bulk import Layout, project_stream
 from projection._cli import main
+from projection._stream import Layout, project_stream
 
 from . import internals
 from .internals import project_generic as generic

@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import projection
-from projection import Projection, _bulk
+from projection import Projection, _bulk, _stream
 from projection.kibo import CustomerAuthTicket, sample_authtickets
 
 from . import internals
@@ -328,5 +328,5 @@ def test_workers_project_in_the_schemas_order(
     path.write_bytes(b'{"userId":"u","accessToken":"t","zz":1,"refreshToken":"r"}\n' * 200)
     sink = io.BytesIO()
     with path.open("rb") as source:
-        _bulk.project_stream(internals.compiled(parsed), source, sink, path=str(path), workers=2)
+        _stream.project_stream(internals.compiled(parsed), source, sink, path=str(path), workers=2)
     assert sink.getvalue() == b'{"refreshToken":"r","userId":"u","zz":1}\n' * 200
