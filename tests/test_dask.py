@@ -509,3 +509,14 @@ def test_the_command_line_on_a_scheduler_and_two_workers(tmp_path: Path) -> None
     assert failed.returncode == 1
     file, line = rejected[0]
     assert failed.stderr.decode().startswith(f"projection: {file}: line {line}: ")
+
+
+def test_the_command_line_on_a_cluster_of_its_own(tmp_path: Path) -> None:
+    paths = _dataset(tmp_path / "in")
+    expected, rejected = _expected(paths)
+    out = tmp_path / "out"
+    result = _apply(*map(str, paths), "--dask", "-w", "2", "-o", str(out), "--on-error", "skip")
+    assert (result.returncode, result.stdout) == (1, b"")
+    summary = result.stderr.decode().splitlines()[-1]
+    assert summary.startswith(f"projection: rejected {len(rejected)} invalid lines: ")
+    assert _joined(sorted(str(part) for part in out.iterdir())) == expected
