@@ -900,7 +900,12 @@ def _local_cluster() -> Iterator[Any]:
 
     with (
         LocalCluster(
-            n_workers=DASK_WORKERS, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=DASK_WORKERS,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            # Its HTTP port chosen by the system, as the command's is: port 8787 may be taken.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         ) as cluster,
         Client(cluster) as client,
     ):

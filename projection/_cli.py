@@ -754,6 +754,9 @@ def _apply_on_dask(arguments: argparse.Namespace, projection: Projection) -> int
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # Without a dashboard the scheduler still serves HTTP, on port 8787 unless
+                # told otherwise, and says so on stderr when another cluster holds that port.
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             )
             stack.enter_context(cluster)
             client = stack.enter_context(Client(cluster))
