@@ -899,7 +899,12 @@ def _local_cluster() -> Iterator[Any]:
 
     with (
         LocalCluster(
-            n_workers=DASK_WORKERS, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=DASK_WORKERS,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            # Its HTTP port chosen by the system, as the command's is: port 8787 may be taken.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -994,12 +999,15 @@ def ndjson_dask(settings: Settings, progress: Progress) -> Workload:
     description = (
         f"The {size / 1e6:,.0f} MB NDJSON file of workload 3: `projection apply EXPR FILE -w N "
         f"> /dev/null` with 1 and {DASK_WORKERS} processes, against `projection apply EXPR FILE "
-        f"--dask -w {DASK_WORKERS} --output DIR`, which starts a `LocalCluster` of "
-        f"{DASK_WORKERS} worker processes (one thread each), projects the file in blocks of 64 "
-        "MiB and writes the parts to DIR, and stops the cluster: wall time including all of "
-        "that, and the peak memory of the process tree, as in workload 3. `cluster up` is "
-        "`project_ndjson(FILE, DIR, EXPR, client=client)` on such a cluster started once, "
-        "before the rounds (no memory figure: the cluster is not a child of one command)."
+        f"--dask -w {DASK_WORKERS} --output DIR`: one command that starts Python, imports Dask, "
+        f"starts a `LocalCluster` of {DASK_WORKERS} worker processes (forked, one thread each), "
+        "projects the file in blocks of 64 MiB, each worker writing its blocks' parts to DIR "
+        "(where `apply` writes to /dev/null), and stops the cluster. Each time is the wall time "
+        "of the whole command, from its start to its exit, with the peak memory of its process "
+        "tree, as in workload 3; each run of the cluster first removes the last run's parts. "
+        "`cluster up` is `project_ndjson(FILE, DIR, EXPR, client=client)` on such a cluster "
+        "started once, before the rounds (no memory figure: the cluster is not a child of one "
+        "command)."
     )
     return Workload(key, title, description, unit, None, baseline, [group], notes=_sizing(group))
 

@@ -123,7 +123,13 @@ def _joined(parts: Sequence[str]) -> bytes:
 def client() -> Iterator[Client]:
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            # Its HTTP port chosen by the system: port 8787, taken by another cluster, would
+            # have the scheduler warn, and the warning fail the tests.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         ) as cluster,
         # Not the default: the tests without a client run on Dask's local schedulers.
         Client(cluster, set_as_default=False) as connected,
@@ -250,6 +256,27 @@ def _run_on(paths: Sequence[Path], destination: Path) -> Report:
     return project_ndjson([str(path) for path in paths], destination, EXPRESSION, on_error="skip")
 
 
+def test_lines_longer_than_a_block_and_blocks_of_every_size_after_one_another(
+    client: Client, tmp_path: Path
+) -> None:
+    # Lines of up to 300 kB, longer than a block and than the reads that look for where a
+    # line begins; each worker reads blocks short and long into the buffer it keeps.
+    lines = _lines(40)
+    for number in (3, 4, 17, 30):
+        lines[number] = orjson.dumps({"accessToken": "x" * 75_000 * (number % 4 + 1)}) + b"\n"
+    lines[18] = b'{"accessToken": "' + b"y" * 150_000 + b'",}\n'
+    path = tmp_path / "long.ndjson"
+    path.write_bytes(b"".join(lines))
+    expected, rejected = _expected([path])
+    report = project_ndjson(
+        path, tmp_path / "out", EXPRESSION, client=client, blocksize=50_000, on_error="report"
+    )
+    assert report.blocks > 10
+    assert _joined(report.parts) == expected
+    assert [(item.file, item.line) for item in report.rejected] == rejected == [(str(path), 19)]
+    assert report.lines_in == len(lines)
+
+
 def test_a_projection_parsed_with_a_schema_travels_to_the_workers(
     client: Client, tmp_path: Path
 ) -> None:
@@ -338,6 +365,10 @@ def test_refusals(tmp_path: Path) -> None:
             project_ndjson(str(tmp_path / "none-*.ndjson"), tmp_path / "out2", EXPRESSION)
         with pytest.raises(ValueError, match="on_error"):
             project_ndjson(path, tmp_path / "out3", EXPRESSION, on_error="ignore")  # type: ignore[arg-type]
+        for blocksize in (0, "0B", -1):
+            with pytest.raises(ValueError, match="blocksize"):
+                project_ndjson(path, tmp_path / "out6", EXPRESSION, blocksize=blocksize)
+            assert not (tmp_path / "out6").exists()
         with pytest.raises(projection.ProjectionSyntaxError):
             project_ndjson(path, tmp_path / "out4", "a(")
         # Compressed, but not named so: refused whatever on_error says, as apply refuses it.
@@ -490,3 +521,22 @@ def test_the_command_line_on_a_scheduler_and_two_workers(tmp_path: Path) -> None
     assert failed.returncode == 1
     file, line = rejected[0]
     assert failed.stderr.decode().startswith(f"projection: {file}: line {line}: ")
+
+
+def test_the_command_line_on_a_cluster_of_its_own(tmp_path: Path) -> None:
+    paths = _dataset(tmp_path / "in")
+    expected, rejected = _expected(paths)
+    out = tmp_path / "out"
+    with socket.socket() as taken:
+        # The port a Dask scheduler serves HTTP on by default, as another cluster would hold
+        # it: taken here, unless it is taken already.
+        with contextlib.suppress(OSError):
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        words = ("--dask", "-w", "2", "-o", str(out), "--on-error", "skip")
+        result = _apply(*map(str, paths), *words)
+    assert (result.returncode, result.stdout) == (1, b"")
+    # Nothing but the count of rejected lines: no word from Dask.
+    (summary,) = result.stderr.decode().splitlines()
+    assert summary.startswith(f"projection: rejected {len(rejected)} invalid lines: ")
+    assert _joined(sorted(str(part) for part in out.iterdir())) == expected
