@@ -935,30 +935,43 @@ def conforming(draw: st.DrawFn, schema: Any, depth: int = 0, field: bool = False
         return draw(st.sampled_from(schema["enum"]) | other)
     if kind == "string":
         return draw(DATE_TIMES if schema.get("format") == "date-time" else st.text(max_size=5))
-    if kind == "integer":
-        return draw(st.integers(min_value=-(2**63), max_value=2**63 - 1))
-    if kind == "number":
-        return draw(st.floats(allow_nan=False, allow_infinity=False) | st.integers(-9, 9))
-    if kind == "boolean":
-        return draw(st.booleans())
+    if kind in ALLOWED:
+        return draw(ALLOWED[kind])
     if kind == "array":
         size = draw(st.integers(0, 2 if depth < MAX_DEPTH else 0))
         return [draw(conforming(schema["items"], depth + 1)) for _ in range(size)]
+    return draw(conforming_object(schema, depth))
+
+
+# What a schema of each of these types allows.
+ALLOWED: dict[str, st.SearchStrategy[Any]] = {
+    "integer": st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    "number": st.floats(allow_nan=False, allow_infinity=False) | st.integers(-9, 9),
+    "boolean": st.booleans(),
+}
+
+
+@st.composite
+def conforming_object(draw: st.DrawFn, schema: Any, depth: int) -> dict[str, Any]:
+    """An object that ``schema`` allows: some of its properties and now and then unknown keys,
+    or some keys of its ``additionalProperties``, or with neither, any keys."""
     properties = merged_properties(schema)
+    values = schema.get("additionalProperties")
     value: dict[str, Any] = {}
     if properties:
         if depth < MAX_DEPTH:
             for name, child in properties.items():
                 if draw(st.integers(0, 3)) > 0:
                     value[name] = draw(conforming(child, depth + 1, field=True))
-    elif isinstance(schema.get("additionalProperties"), dict) and schema["additionalProperties"]:
+        if draw(st.integers(0, 3)) == 0:
+            extra = st.dictionaries(st.sampled_from(["zz", "Extra"]), ANY_JSON, max_size=2)
+            value.update(draw(extra))
+    elif isinstance(values, dict) and values:
         if depth < MAX_DEPTH:
             for key in draw(st.lists(st.sampled_from(KEYS) | st.text(max_size=3), max_size=3)):
-                value[key] = draw(conforming(schema["additionalProperties"], depth + 1))
+                value[key] = draw(conforming(values, depth + 1))
     else:
-        return draw(st.dictionaries(st.sampled_from(KEYS), ANY_JSON, max_size=3))
-    if properties and draw(st.integers(0, 3)) == 0:
-        value.update(draw(st.dictionaries(st.sampled_from(["zz", "Extra"]), ANY_JSON, max_size=2)))
+        value = draw(st.dictionaries(st.sampled_from(KEYS), ANY_JSON, max_size=3))
     return value
 
 
