@@ -25,6 +25,8 @@ from projection import OpenAPIError, OpenAPILookupError, UnknownFieldError
 from projection.kibo import sample_authtickets
 from projection.openapi import OpenAPI, Operation
 
+from .test_schema import struct_in
+
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "kibo_openapi.json"
 CASES = Path(__file__).resolve().parent / "cases"
 DOCUMENT: dict[str, Any] = json.loads(FIXTURE.read_text(encoding="utf-8"))
@@ -53,17 +55,6 @@ def fields(struct: type[msgspec.Struct]) -> dict[str, Any]:
 def plain(value: Any) -> Any:
     """``value`` as JSON types: Structs as dicts, tuples as lists (``apply`` takes JSON values)."""
     return msgspec.json.decode(msgspec.json.encode(value))
-
-
-def struct_in(annotation: Any) -> Any:
-    """The first Struct type inside ``annotation`` (through unions, tuples and dicts)."""
-    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
-        return annotation
-    for argument in typing.get_args(annotation):
-        found = struct_in(argument)
-        if found is not None:
-            return found
-    return None
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -398,6 +389,7 @@ def test_inline_objects_references_and_openapi_3_1_types() -> None:
     )
     shipment = fields(spec.schema("Shipment"))
     destination = struct_in(shipment["destination"])
+    assert destination is not None
     assert destination.__name__ == "ShipmentDestination"
     assert fields(destination) == {"city": str | None | UnsetType}
     assert shipment["weight"] == float | None | UnsetType
@@ -407,6 +399,7 @@ def test_inline_objects_references_and_openapi_3_1_types() -> None:
     assert shipment["mixed"] is Any
     assert shipment["nested"] == spec.schema("Measure") | UnsetType  # not a bare reference
     merged = struct_in(shipment["merged"])
+    assert merged is not None
     assert merged.__name__ == "ShipmentMerged"
     assert list(fields(merged)) == ["value", "unit"]
     # An array of itself: the inner reference, which would never end, is Any.
