@@ -27,7 +27,7 @@ except ImportError:  # not on Windows
 from ._bulk import BLOCK_BYTES, project_stream
 from ._errors import ExpressionError, PayloadError, ProjectionError
 from ._mask import DROP, WHOLE, Mask, Node
-from ._tree import Projection, parse
+from ._projection import Projection, compiled, mask_of, parse
 
 __all__ = ["main", "run"]
 
@@ -524,12 +524,12 @@ def _check(arguments: argparse.Namespace) -> int:
             "canonical": str(projection),
             "case_insensitive": projection.case_insensitive,
             "paths": paths,
-            "tree": _mask_json(projection.mask),
+            "tree": _mask_json(mask_of(projection)),
         }
         sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_APPEND_NEWLINE))
         return 0
     print(str(projection) or "(empty: the whole document)")
-    print("\n".join(_draw(projection.mask)))
+    print("\n".join(_draw(mask_of(projection))))
     if paths is not None:
         print("paths: " + ", ".join(paths))
     return 0
@@ -689,7 +689,7 @@ def _apply(arguments: argparse.Namespace) -> int:
             total = os.fstat(source.fileno()).st_size
         progress = stack.enter_context(_Progress(total)) if sys.stderr.isatty() else None
         project_stream(
-            projection.compiled(),
+            compiled(projection),
             source,
             sys.stdout.buffer,
             path=arguments.file,

@@ -257,10 +257,10 @@ class Compiled:
     """
 
     __slots__ = (
+        "_case_insensitive",
         "_encode",
         "_encode_lines",
         "_fast",
-        "_folded",
         "_mask",
         "_may_type",
         "_root",
@@ -280,7 +280,7 @@ class Compiled:
         """Compile ``mask``; ``typed=False`` takes the generic path everywhere: no msgspec types to
         build, for a projection used once, and for tests that compare both paths."""
         self._mask = mask
-        self._folded = case_insensitive
+        self._case_insensitive = case_insensitive
         self._schema = schema
         self._root = None if schema is None else _schema.root(schema)
         encoder = msgspec.json.Encoder()
@@ -298,7 +298,7 @@ class Compiled:
 
     @property
     def case_insensitive(self) -> bool:
-        return self._folded
+        return self._case_insensitive
 
     @property
     def schema(self) -> Schema | None:
@@ -449,14 +449,14 @@ class Compiled:
         at = None if scope is None else _schema.level(scope)
         if at is not None and at.rank:
             # The schema's order, keys it lacks after them (rule 8).
-            pairs = kept(mask, document, folded=self._folded)
+            pairs = kept(mask, document, case_insensitive=self._case_insensitive)
             return {
                 key: inner(entry, below, document[key])
-                for key, entry, below in arrange(pairs, at, self._folded, document)
+                for key, entry, below in arrange(pairs, at, self._case_insensitive, document)
             }
         below = None if at is None else at.beyond
         default = mask.default
-        if default is not DROP and not self._folded:
+        if default is not DROP and not self._case_insensitive:
             # The decoded dict is already in the order rule 8 asks here, each key at its first
             # position with its last value: values change in place. Keys the node does not name
             # take the default, which for exclusions (a gateway's policy) keeps them as they are.
@@ -477,7 +477,7 @@ class Compiled:
             return document
         return {
             key: inner(entry, below, document[key])
-            for key, entry in kept(mask, document, folded=self._folded)
+            for key, entry in kept(mask, document, case_insensitive=self._case_insensitive)
         }
 
 
@@ -497,7 +497,7 @@ def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
         # Older msgspec raises a UnicodeError for a key that is not UTF-8, newer a DecodeError.
         if _BYTE_OFFSET.search(str(error)) is None and invalid_utf8(data) is not None:
             return _despite_invalid_utf8(function, data)
-        raise _payload_error(error, data) from None
+        raise _decode_error(error, data) from None
     except RecursionError:
         raise _too_deep_error(data) from None
     if invalid_utf8(output) is not None:
@@ -522,7 +522,7 @@ def _despite_invalid_utf8(function: Callable[[bytes], bytes], data: bytes) -> by
     try:
         output = function(sanitized)
     except (msgspec.DecodeError, UnicodeError) as error:
-        raise _payload_error(error, sanitized) from None
+        raise _decode_error(error, sanitized) from None
     except RecursionError:
         raise _too_deep_error(data) from None
     if kept_invalid_utf8(data, function) is not None:
@@ -536,7 +536,8 @@ def _validated(data: bytes) -> bytes:
     return data
 
 
-def _payload_error(error: msgspec.DecodeError | UnicodeError, data: bytes) -> PayloadError:
+def _decode_error(error: msgspec.DecodeError | UnicodeError, data: bytes) -> PayloadError:
+    """The ``PayloadError`` for the decoder's ``error`` on ``data``, placed at the fault."""
     detail = str(error).removeprefix("JSON is malformed: ")
     match = _BYTE_OFFSET.search(detail)
     if match is None:

@@ -1,9 +1,7 @@
 """Text to syntax: the responseFields grammar parsed by lark (LALR, transformer inline, made once).
 
-The parser's tables ship with the grammar, as lark saves them: building them from the grammar
-takes 14 ms of each process's first parse, loading them half a millisecond. They are loaded only
-when saved from the same grammar, lark options and lark version; otherwise lark builds them. After
-editing the grammar, save them again: ``python grammar/save_tables.py``.
+The parser is made from the tables saved beside the grammar when they are current (``_tables``),
+else built by lark from the grammar.
 
 ``parse_syntax(text, limits)`` checks the length, then the syntax, then depth and item count left to
 right, and returns the items in source order; it raises only ``ProjectionSyntaxError`` and
@@ -17,44 +15,31 @@ fifty calls. Whatever it cannot read, lark parses again: every error is lark's, 
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable
-from pathlib import Path
 from types import CodeType
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
-import lark
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.grammar import Rule, Symbol, Terminal
 from lark.lexer import BasicLexer
 from lark.parsers.lalr_analysis import Shift
 
+from . import _tables
 from ._errors import ProjectionLimitError, ProjectionSyntaxError
 
-if TYPE_CHECKING:
-    from importlib.resources.abc import Traversable
-
 __all__ = [
-    "DEPTH_CEILING",
     "MAX_DEPTH",
     "MAX_ITEMS",
     "MAX_LENGTH",
-    "TABLES_FILE",
+    "OPTIONS",
     "Item",
     "Limits",
     "Name",
     "Selection",
     "build_parser",
-    "grammar_text",
     "parse_syntax",
-    "repository_data_file",
-    "save_tables",
-    "tables_header",
 ]
-
-_GRAMMAR_FILE: Final = "responsefields.lark"
-TABLES_FILE: Final = "responsefields.lalr"
 
 
 class Name(NamedTuple):
@@ -80,7 +65,7 @@ Selection = tuple[Item, ...]
 MAX_LENGTH: Final = 4096
 MAX_DEPTH: Final = 32
 MAX_ITEMS: Final = 1024
-DEPTH_CEILING: Final = 128
+_DEPTH_CEILING: Final = 128
 
 
 class Limits(NamedTuple):
@@ -94,31 +79,11 @@ class Limits(NamedTuple):
         """These limits, or ``ValueError`` if one is out of range."""
         if self.max_length < 0 or self.max_items < 0:
             raise ValueError(f"max_length and max_items must be 0 or more: {self}")
-        if not 1 <= self.max_depth <= DEPTH_CEILING:
+        if not 1 <= self.max_depth <= _DEPTH_CEILING:
             raise ValueError(
-                f"max_depth must be between 1 and {DEPTH_CEILING}, not {self.max_depth}"
+                f"max_depth must be between 1 and {_DEPTH_CEILING}, not {self.max_depth}"
             )
         return self
-
-
-def grammar_text() -> str:
-    """The grammar, as the package ships it."""
-    return _data_file(_GRAMMAR_FILE).read_text(encoding="utf-8")
-
-
-def _data_file(name: str) -> Traversable:
-    """A file of the installed package's data, or of the repository for an editable install."""
-    import importlib.resources  # only here: importing it costs more than the rest of parsing
-
-    shipped = importlib.resources.files("projection") / "_data" / name
-    if shipped.is_file():
-        return shipped
-    return repository_data_file(name)
-
-
-def repository_data_file(name: str) -> Path:
-    """Where the repository keeps a file that the wheel ships as package data."""
-    return Path(__file__).resolve().parent.parent / "grammar" / name
 
 
 # Tuples made without the Python-level ``__new__`` of a NamedTuple: parsing is mostly this.
@@ -181,7 +146,8 @@ def _start(token: Token) -> int:
     return -1 if token.start_pos is None else token.start_pos
 
 
-_OPTIONS: Final[dict[str, Any]] = {
+# How lark makes the parser; the saved tables are only for these options.
+OPTIONS: Final[dict[str, Any]] = {
     "parser": "lalr",
     "lexer": "basic",  # no two terminals compete for the same text
     "propagate_positions": False,
@@ -192,36 +158,14 @@ _OPTIONS: Final[dict[str, Any]] = {
 @functools.cache
 def _parser() -> Lark:
     """The parser: its saved tables loaded if they were saved from this grammar, or built."""
-    text = grammar_text()
-    try:
-        with _data_file(TABLES_FILE).open("rb") as file:
-            if file.readline() == tables_header(text):
-                return Lark.load(file)
-    except FileNotFoundError:
-        pass
-    return build_parser(text)
+    text = _tables.grammar_text()
+    loaded = _tables.load(text, OPTIONS)
+    return build_parser(text) if loaded is None else loaded
 
 
 def build_parser(text: str) -> Lark:
     """A parser for the grammar ``text``, its tables built by lark."""
-    return Lark(text, transformer=_ToSyntax(), **_OPTIONS)
-
-
-def tables_header(text: str) -> bytes:
-    """The first line of the tables saved from ``text``: lark's version, a digest of both.
-
-    The digest covers the grammar and the options; the transformer is saved as its class's name.
-    """
-    source = f"{sorted(_OPTIONS.items())}\n{text}".encode()
-    return f"lark {lark.__version__} {hashlib.sha256(source).hexdigest()}\n".encode()
-
-
-def save_tables(path: Path) -> None:
-    """Save at ``path`` the tables of the parser built from the grammar, after their header."""
-    text = grammar_text()
-    with path.open("wb") as file:
-        file.write(tables_header(text))
-        build_parser(text).save(file)
+    return Lark(text, transformer=_ToSyntax(), **OPTIONS)
 
 
 # -- the fast parser: lark's tables, a compact loop ------------------------------------------

@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl
 import orjson
 
 from ._errors import ExpressionError, PayloadError, ProjectionLimitError
+from ._projection import Projection, parse
 from ._schema import Schema
-from ._tree import Projection, parse
 
 if TYPE_CHECKING:
     from .openapi import OpenAPI
@@ -215,14 +215,14 @@ class ResponseFieldsMiddleware:
     ) -> _Plan | bytes:
         """The plan for these expressions, policy and schema, or the 400 body rejecting an
         expression."""
-        fold = policy is not None and policy.case_insensitive
+        case_insensitive = policy is not None and policy.case_insensitive
         strict = self.strict and schema is not None
         requested: Projection | None = None
         for text in expressions:
             try:
                 parsed = parse(
                     text,
-                    case_insensitive=fold,
+                    case_insensitive=case_insensitive,
                     schema=schema,
                     strict=strict,
                     max_length=self.max_length,

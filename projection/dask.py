@@ -36,7 +36,7 @@ except ImportError as error:  # the edges of the library are optional; its core 
 
 from ._bulk import Block, input_start, project_block, then_rejected
 from ._errors import PayloadError
-from ._tree import Projection, parse
+from ._projection import Projection, compiled, parse
 
 if TYPE_CHECKING:
     from dask.delayed import Delayed
@@ -301,7 +301,7 @@ def _computed(tasks: list[Delayed], client: Client | None, progress: bool) -> li
 def _compiled(projection: Projection) -> Compiled:
     """The projection compiled once per worker process, however many tasks bring it: a task
     unpickles its own copy, and equal projections compile alike."""
-    return projection.compiled()
+    return compiled(projection)
 
 
 def _project_part(

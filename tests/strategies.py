@@ -43,6 +43,11 @@ def quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+# A name as an expression writes it: quoted, "*", or an identifier (never starting with "-": a
+# "-" before a name is an exclusion). ``NAME.findall(text)`` is the names of a valid expression.
+NAME = re.compile(r"`(?:[^`]|``)*`|\*|[^,()/`*\s-][^,()/`*\s]*")
+
+
 def _spaced(text: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return st.tuples(_white_space, text, _white_space).map("".join)
 

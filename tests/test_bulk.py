@@ -3,6 +3,10 @@
 Blocks are made small here, so that a few hundred lines make many blocks and this process and
 its workers interleave in many ways; which process projects which block is left to timing, and
 every outcome must be the same whatever it was.
+
+Internals reached: the bulk engine itself (``projection._bulk``: its block size, file ranges,
+workers and transports), which the command and ``project_lines`` drive with a compiled projection
+(``tests/internals.py``); the command's entry point and pipe sizing (``projection._cli``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from projection import PayloadError, _bulk
 from projection._bulk import _Range, project_stream
 from projection._compile import Compiled
 from projection.kibo import iter_sample_lines
+from tests import internals
 from tests.strategies import expressions, keys, objects
 
 EXPRESSION = "customerAccount(id,contacts(email)),-customerAccount/contacts/email,accessToken"
@@ -54,7 +59,7 @@ def stream(
     sink = io.BytesIO()
     with path.open("rb") as source:
         project_stream(
-            projection.parse(EXPRESSION).compiled(),
+            internals.compiled(projection.parse(EXPRESSION)),
             source,
             sink,
             path=str(path) if from_file else None,
@@ -149,7 +154,7 @@ def test_any_stream_gives_what_one_process_gives(
     lines: list[bytes], text: str, workers: int, from_file: bool
 ) -> None:
     data = b"\n".join(lines) + b"\n"
-    compiled = projection.parse(text).compiled()
+    compiled = internals.compiled(projection.parse(text))
 
     def run(workers: int) -> tuple[bytes, list[int | None]]:
         rejected: list[PayloadError] = []
@@ -225,7 +230,11 @@ def test_failing_stops_at_the_first_invalid_line_and_stops_the_workers(tmp_path:
     sink = io.BytesIO()
     with pytest.raises(PayloadError, match=r"^line 41: ") as raised, path.open("rb") as source:
         project_stream(
-            projection.parse(EXPRESSION).compiled(), source, sink, path=str(path), workers=2
+            internals.compiled(projection.parse(EXPRESSION)),
+            source,
+            sink,
+            path=str(path),
+            workers=2,
         )
     assert raised.value.line == 41
     assert sink.getvalue() == expected_lines_of(tmp_path / "first.ndjson", lines[:40])
@@ -240,7 +249,7 @@ def expected_lines_of(path: Path, lines: list[bytes]) -> bytes:
 def test_an_exception_in_any_process_reaches_the_caller(tmp_path: Path) -> None:
     missing = _Range(str(tmp_path / "missing.ndjson"), 0, 10)
     blocks = _bulk._project_in_workers(
-        projection.parse("a").compiled(), iter([missing] * 6), workers=2, keep_going=False
+        internals.compiled(projection.parse("a")), iter([missing] * 6), workers=2, keep_going=False
     )
     with pytest.raises(FileNotFoundError):
         list(blocks)
@@ -291,7 +300,7 @@ def test_an_os_error_in_a_worker_reaches_the_caller_as_itself(
 @pytest.mark.usefixtures("small_blocks")
 def test_stopping_early_stops_the_workers(tickets: Path) -> None:
     blocks = _bulk._project_in_workers(
-        projection.parse(EXPRESSION).compiled(),
+        internals.compiled(projection.parse(EXPRESSION)),
         _bulk._file_ranges(str(tickets)),
         workers=3,
         keep_going=False,
@@ -396,7 +405,7 @@ def auto(data: bytes, *, path: Path | None = None) -> tuple[bytes, list[int]]:
     rejected: list[PayloadError] = []
     sink = io.BytesIO()
     project_stream(
-        projection.parse("a").compiled(),
+        internals.compiled(projection.parse("a")),
         io.BytesIO(data),
         sink,
         path=None if path is None else str(path),
@@ -562,7 +571,7 @@ def test_no_line_is_dropped_silently(
         file.flush()
         file.seek(0)
         project_stream(
-            parsed.compiled(),
+            internals.compiled(parsed),
             file,
             sink,
             path=file.name if from_file else None,

@@ -1,4 +1,9 @@
-"""The ``projection`` command, run as users run it: a subprocess with real pipes."""
+"""The ``projection`` command, run as users run it: a subprocess with real pipes.
+
+Internals reached: the command's entry point ``projection._cli.main``, to run it in this process
+where a subprocess would add nothing; its progress line (``_Progress``); the bulk engine's block
+size (``projection._bulk.BLOCK_BYTES``), to make input that spans several blocks.
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,9 @@ of a few hundred bytes put lines and invalid lines on block borders. The expecte
 single-process engine's (``project_stream``, as ``projection apply --format ndjson`` runs it) on
 each file in turn. One test starts ``dask scheduler`` and two ``dask worker`` commands, as a real
 cluster is, and runs the command line against it.
+
+Internals reached: the single-process engine (``projection._bulk.project_stream``) and the
+compiled projection it runs on (``tests/internals.py``), as the expected output.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import projection
 from projection import PayloadError, Projection
 from projection._bulk import project_stream
 from projection.kibo import CustomerAuthTicket, iter_sample_lines
+from tests import internals
 from tests.strategies import expressions, objects
 
 pytest.importorskip("dask")
@@ -103,7 +107,9 @@ def _expected(
     for path in sorted(paths):
         errors: list[PayloadError] = []
         source = io.BytesIO(_content(path))
-        project_stream(parsed.compiled(), source, output, on_error=errors.append, layout="ndjson")
+        project_stream(
+            internals.compiled(parsed), source, output, on_error=errors.append, layout="ndjson"
+        )
         rejected += [(str(path), error.line) for error in errors if error.line is not None]
     return output.getvalue(), rejected
 
@@ -161,7 +167,7 @@ def test_the_parts_concatenated_are_what_apply_writes_for_the_files_concatenated
     joined = b"".join(_content(path) for path in sorted(paths))
     rejected: list[PayloadError] = []
     expected = io.BytesIO()
-    compiled = projection.parse(EXPRESSION).compiled()
+    compiled = internals.compiled(projection.parse(EXPRESSION))
     project_stream(
         compiled, io.BytesIO(joined), expected, on_error=rejected.append, layout="ndjson"
     )
@@ -208,7 +214,7 @@ def test_fail_in_the_middle_of_a_file_keeps_what_came_before_the_line(
     lines[37] = b'{"accessToken": 1,}\n'
     path = tmp_path / "in.ndjson"
     path.write_bytes(b"".join(lines))
-    compiled = projection.parse(EXPRESSION).compiled()
+    compiled = internals.compiled(projection.parse(EXPRESSION))
     before = io.BytesIO()
     with pytest.raises(PayloadError) as expected:
         project_stream(compiled, io.BytesIO(path.read_bytes()), before, layout="ndjson")

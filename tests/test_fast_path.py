@@ -1,4 +1,9 @@
-"""The bytes API: the compiled fast path and its generic fallback against the reference applier."""
+"""The bytes API: the compiled fast path and its generic fallback against the reference applier.
+
+Internals reached: each way of the fast path alone (``tests/internals.py``); the bulk engine's
+``project_block`` and ``project_stream`` and the collector pause they share with it
+(``projection._compile.collector_paused``); the UTF-8 scanner (``projection._scan.invalid_utf8``).
+"""
 
 from __future__ import annotations
 
@@ -16,25 +21,22 @@ from hypothesis import strategies as st
 import projection
 from projection import PayloadError, ProjectionCache
 from projection._bulk import project_block, project_stream
-from projection._compile import Compiled, collector_paused
+from projection._compile import collector_paused
 from projection._scan import invalid_utf8
 
+from . import internals
+from .internals import project_generic as generic
 from .oracle import reference
 from .strategies import documents, expressions, json_texts
 
 flags = st.booleans()
 
 
-def generic(parsed: projection.Projection, data: bytes) -> bytes:
-    """The fallback path alone, for the same projection."""
-    return Compiled(parsed.mask, case_insensitive=parsed.case_insensitive, typed=False).project(
-        data
-    )
-
-
 @given(expressions, documents, flags)
-def test_bytes_api_gives_the_reference_result(text: str, document: Any, folded: bool) -> None:
-    parsed = projection.parse(text, case_insensitive=folded)
+def test_bytes_api_gives_the_reference_result(
+    text: str, document: Any, case_insensitive: bool
+) -> None:
+    parsed = projection.parse(text, case_insensitive=case_insensitive)
     projected = parsed.project(orjson.dumps(document))
     # Re-serialised so that key order counts.
     assert orjson.dumps(orjson.loads(projected)) == orjson.dumps(reference(parsed, document))
@@ -42,9 +44,9 @@ def test_bytes_api_gives_the_reference_result(text: str, document: Any, folded: 
 
 @given(expressions, st.data(), flags)
 def test_fast_path_and_fallback_give_identical_bytes(
-    text: str, data: st.DataObject, folded: bool
+    text: str, data: st.DataObject, case_insensitive: bool
 ) -> None:
-    parsed = projection.parse(text, case_insensitive=folded)
+    parsed = projection.parse(text, case_insensitive=case_insensitive)
     document = data.draw(json_texts)
     fast = parsed.project(document)
     assert fast == generic(parsed, document)
@@ -248,7 +250,7 @@ def test_ndjson_lines_are_judged_one_by_one_whatever_the_path(lines: bytes, text
             expected.append("rejected")
     rejected: list[PayloadError] = []
     output = io.BytesIO()
-    project_stream(parsed.compiled(), io.BytesIO(lines), output, on_error=rejected.append)
+    project_stream(internals.compiled(parsed), io.BytesIO(lines), output, on_error=rejected.append)
     assert output.getvalue() == b"".join(line for line in expected if isinstance(line, bytes))
     assert len(rejected) == expected.count("rejected")
 
@@ -282,7 +284,7 @@ def test_no_collection_runs_while_bulk_input_is_projected() -> None:
     documents = [b'{"a": [1], "b": [2]}'] * 20_000
     array = b"[" + b",".join(documents) + b"]"
     block = b"\n".join(documents) + b"\n"
-    compiled = projection.parse("a").compiled()
+    compiled = internals.compiled(projection.parse("a"))
     started: list[int] = []
 
     def count(phase: str, info: dict[str, int]) -> None:
@@ -312,16 +314,18 @@ def test_a_failing_projection_leaves_the_collector_running() -> None:
     with pytest.raises(PayloadError):
         projection.parse("a").project(large)
     with pytest.raises(PayloadError):
-        project_stream(projection.parse("a").compiled(), io.BytesIO(b"not json\n"), io.BytesIO())
+        project_stream(
+            internals.compiled(projection.parse("a")), io.BytesIO(b"not json\n"), io.BytesIO()
+        )
     assert gc.isenabled()
 
 
 @given(expressions, st.data(), flags)
 def test_the_first_use_and_the_compiled_path_give_the_same_bytes(
-    text: str, data: st.DataObject, folded: bool
+    text: str, data: st.DataObject, case_insensitive: bool
 ) -> None:
     document = data.draw(json_texts)
-    fresh = projection.parse(text, case_insensitive=folded)
+    fresh = projection.parse(text, case_insensitive=case_insensitive)
     first = fresh.project(document)  # the generic way, nothing compiled
     assert fresh.project(document) == first  # compiled from the second use on
     assert first == generic(fresh, document)

@@ -1,5 +1,9 @@
 """Schema-aware projections: names resolved against msgspec Structs, strict checking, schema key
-order, and the typed Structs derived from a projection (DESIGN.md rules 8 and 10, section 6)."""
+order, and the typed Structs derived from a projection (grammar/SEMANTICS.md, rules 8 and 10).
+
+Internals reached: the compiled way of the fast path (``tests/internals.py``), to check it keeps
+the schema's order as the generic way does; the command's entry point ``projection._cli.main``.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ from projection.kibo import (
     CustomerAuthTicket,
     sample_authtickets,
 )
+
+from . import internals
 
 CASES = Path(__file__).resolve().parent / "cases"
 
@@ -362,8 +368,8 @@ def test_exclusion_and_wildcard_nodes_write_the_schema_order_then_the_rest(
     document = {"userId": "u", "zz": 1, "accessToken": "t", "Extra": 2, "refreshToken": "r"}
     data = orjson.dumps(document)
     assert list(parsed.apply(document)) == expected
-    assert list(orjson.loads(parsed.compiled().project(data))) == expected
-    assert parsed.project(data) == parsed.compiled().project(data)
+    assert list(orjson.loads(internals.project_compiled(parsed, data))) == expected
+    assert parsed.project(data) == internals.project_compiled(parsed, data)
 
 
 def test_equality_ignores_the_schema() -> None:
@@ -503,8 +509,8 @@ def test_typed_keeps_encode_names_and_uses_the_parse_schema_by_default() -> None
 
 
 def test_typed_of_a_case_insensitive_projection_matches_by_casefold() -> None:
-    folded = projection.parse("CUSTOMERACCOUNT(FIRSTNAME)", case_insensitive=True)
-    typed = folded.typed(CustomerAuthTicket)
+    parsed = projection.parse("CUSTOMERACCOUNT(FIRSTNAME)", case_insensitive=True)
+    typed = parsed.typed(CustomerAuthTicket)
     assert field_names(typed) == ["customerAccount"]
     assert field_names(typing.get_args(field_type(typed, "customerAccount"))[0]) == ["firstName"]
 
