@@ -56,17 +56,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser, commands = _parser()
     words = sys.argv[1:] if argv is None else list(argv)
-    hint = None
     command = commands.get(words[0]) if words else None
+    hint = None
     if command is not None and command.takes_operands:
-        options, operands = _options_and_operands(command, words[1:])
-        # Behind "--", argparse takes an EXPR such as -i as itself, not as the option.
-        words = [words[0], *options, *(["--", *operands] if operands else [])]
-        if operands and operands[0] in command.takes_value:
-            hint = (
-                f"{operands[0]} stands where EXPR does, so it is the expression; "
-                "write the option after EXPR, or spelt with '--' before it"
-            )
+        words, hint = _operands_placed(command, words)
+    arguments = _arguments(parser, command, words, hint)
+    return _run_command(arguments, hint)
+
+
+def _operands_placed(command: _Parser, words: list[str]) -> tuple[list[str], str | None]:
+    """``words`` with the operands after ``--``, where argparse takes them as they are, and a
+    hint for errors when EXPR looks like one of ``command``'s options."""
+    options, operands = _options_and_operands(command, words[1:])
+    # Behind "--", argparse takes an EXPR such as -i as itself, not as the option.
+    placed = [words[0], *options, *(["--", *operands] if operands else [])]
+    if operands and operands[0] in command.takes_value:
+        return placed, (
+            f"{operands[0]} stands where EXPR does, so it is the expression; "
+            "write the option after EXPR, or spelt with '--' before it"
+        )
+    return placed, None
+
+
+def _arguments(
+    parser: _Parser, command: _Parser | None, words: list[str], hint: str | None
+) -> argparse.Namespace:
+    """The parsed ``words``; on misuse (or ``--help``), exits as argparse does, after ``hint``."""
     try:
         arguments = parser.parse_args(words)
         misuse = getattr(arguments, "misuse", None)
@@ -77,6 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stop.code and hint:
             print(f"projection: note: {hint}", file=sys.stderr)
         raise
+    return arguments
+
+
+def _run_command(arguments: argparse.Namespace, hint: str | None) -> int:
+    """Run the subcommand ``arguments`` name; returns the exit status."""
     try:
         status: int = arguments.run(arguments)
     except ProjectionError as error:
@@ -200,23 +220,41 @@ def _at_least(least: int) -> Callable[[str], int]:
     return number
 
 
+# How a subcommand's parser is made: ``add_parser`` of the command's subparsers.
+_AddCommand = Callable[..., _Parser]
+
+
 def _parser() -> tuple[_Parser, dict[str, _Parser]]:
+    """The command's parser, and each subcommand's by name."""
     parser = _Parser(
         prog="projection",
         description="Parse Kibo responseFields expressions and project JSON payloads with them.",
     )
     parser.add_argument("--version", action=_Version, help="print the version and exit")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    add_command = parser.add_subparsers(required=True, metavar="COMMAND").add_parser
+    # In the order ``--help`` lists them.
+    commands = {
+        "check": _check_parser(add_command),
+        "apply": _apply_parser(add_command),
+        "sample": _sample_parser(add_command),
+        "mock": _mock_parser(add_command),
+    }
+    return parser, commands
 
-    check = commands.add_parser(
+
+def _check_parser(add_command: _AddCommand) -> _Parser:
+    check = add_command(
         "check", help="validate an expression, print its canonical form", epilog=_OPERAND_RULE
     )
     check.add_argument("expression", metavar="EXPR")
     check.add_argument("--json", action="store_true", help="print one JSON object for machines")
     _add_parse_options(check, openapi=True)
     check.set_defaults(run=_check)
+    return check
 
-    apply = commands.add_parser(
+
+def _apply_parser(add_command: _AddCommand) -> _Parser:
+    apply = add_command(
         "apply",
         help="project a JSON document, a JSON array or NDJSON to stdout",
         epilog=_OPERAND_RULE,
@@ -271,16 +309,22 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     )
     _add_parse_options(apply)
     apply.set_defaults(run=_apply, misuse=_apply_misuse)
+    return apply
 
-    sample = commands.add_parser("sample", help="write realistic Kibo CustomerAuthTicket documents")
+
+def _sample_parser(add_command: _AddCommand) -> _Parser:
+    sample = add_command("sample", help="write realistic Kibo CustomerAuthTicket documents")
     sample.add_argument("-n", type=_at_least(0), default=10, help="how many tickets (default: 10)")
     sample.add_argument("--seed", type=int, default=0, help="the same seed gives the same tickets")
     sample.add_argument(
         "--format", choices=("ndjson", "json"), default="ndjson", help="one per line, or an array"
     )
     sample.set_defaults(run=_sample)
+    return sample
 
-    mock = commands.add_parser(
+
+def _mock_parser(add_command: _AddCommand) -> _Parser:
+    mock = add_command(
         "mock",
         help="serve a mock of Kibo's API (uvicorn): anonymous-shopper auth tickets, application "
         "tokens, the tenant lookup, and every GET operation of an OpenAPI document",
@@ -326,7 +370,7 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
         "--no-access-log", action="store_true", help="do not log each request on stdout"
     )
     mock.set_defaults(run=_mock)
-    return parser, {"check": check, "apply": apply, "sample": sample, "mock": mock}
+    return mock
 
 
 class _Version(argparse.Action):

@@ -350,72 +350,96 @@ class _FastParser:
         """
         if not reduced:
             return list.append if terminal in self.kept else None
-        namespace: dict[str, Any] = {}
-        lines: list[str] = []
-        top: list[str] = []  # locals holding the topmost values, the deepest first
-
-        def fresh(value: str) -> str:
-            name = f"v{len(lines)}"
-            lines.append(f"{name} = {value}")
-            return name
-
-        def take(count: int, tokens: tuple[str | None, ...]) -> list[str]:
-            """The top ``count`` values as locals, off the stack, tokens made values."""
-            while len(top) < count:
-                top.insert(0, fresh("values.pop()"))
-            taken = top[len(top) - count :]
-            del top[len(top) - count :]
-            for index, terminal in enumerate(tokens):
-                if terminal is not None:
-                    namespace[f"t_{terminal}"] = self.names[terminal]
-                    match = taken[index]
-                    taken[index] = fresh(f"t_{terminal}(({match}[0], {match}.start()))")
-            return taken
-
+        step = _Step(self.names)
         for number, rule in enumerate(reduced):
-            recipe = self.recipes[rule]
-            count = len(recipe.bags)
-            if recipe.handler is None and recipe.single:
-                top.extend(take(1, recipe.tokens))  # one value, spliced as it is
-            elif recipe.handler is None and count and recipe.bags[0] and not any(recipe.bags[1:]):
-                # Left recursion: the list grows in place, as in lark's tree builder.
-                rest = take(count - 1, recipe.tokens[1:])
-                bag = top[-1] if top else "values[-1]"
-                if len(rest) == 1:
-                    lines.append(f"{bag}.append({rest[0]})")
-                elif rest:
-                    lines.append(f"{bag}.extend(({', '.join(rest)},))")
-            else:
-                taken = take(count, recipe.tokens)
-                spliced = [
-                    f"*{name}" if bag else name
-                    for name, bag in zip(taken, recipe.bags, strict=True)
-                ]
-                value = f"[{', '.join(spliced)}]"
-                if recipe.handler is not None:
-                    namespace[f"h{number}"] = recipe.handler
-                    value = f"h{number}({value})"
-                top.append(fresh(value))
+            step.reduce(number, self.recipes[rule])
         if terminal == _END:
-            lines.append(f"return {top[-1] if top else 'values[-1]'}")
+            step.give_last()
         else:
-            if terminal in self.kept:
-                top.append("match")
-            # The last value taken off the stack and the first put back share their place.
-            pops = [index for index, line in enumerate(lines) if line.endswith("values.pop()")]
-            if top and pops and not any("values[" in line for line in lines[pops[-1] :]):
-                lines[pops[-1]] = lines[pops[-1]].replace("values.pop()", "values[-1]")
-                lines.append(f"values[-1] = {top.pop(0)}")
-            if len(top) == 1:
-                lines.append(f"values.append({top[0]})")
-            elif top:
-                lines.append(f"values.extend(({', '.join(top)},))")
-        source = "def step(values, match):\n" + "".join(f"    {line}\n" for line in lines)
+            step.push(kept=terminal in self.kept)
+        source = step.source()
         code = self.code.get(source)
         if code is None:
             self.code[source] = code = compile(source, "<projection step>", "exec")
-        exec(code, namespace)  # defines the step, in a namespace of its own
-        return namespace["step"]
+        exec(code, step.namespace)  # defines the step, in a namespace of its own
+        return step.namespace["step"]
+
+
+class _Step:
+    """The source of one step, written line by line: a function of the values (lark's stack) and
+    the match of the token shifted, which it runs as the rules reduced do."""
+
+    def __init__(self, names: dict[str, Callable[[tuple[str, int]], Any]]) -> None:
+        self.names = names  # the value of each terminal's token, by its name
+        self.namespace: dict[str, Any] = {}
+        self.lines: list[str] = []
+        self.top: list[str] = []  # locals holding the topmost values, the deepest first
+
+    def fresh(self, value: str) -> str:
+        """A new local holding ``value``."""
+        name = f"v{len(self.lines)}"
+        self.lines.append(f"{name} = {value}")
+        return name
+
+    def take(self, count: int, tokens: tuple[str | None, ...]) -> list[str]:
+        """The top ``count`` values as locals, off the stack, tokens made values."""
+        top = self.top
+        while len(top) < count:
+            top.insert(0, self.fresh("values.pop()"))
+        taken = top[len(top) - count :]
+        del top[len(top) - count :]
+        for index, terminal in enumerate(tokens):
+            if terminal is not None:
+                self.namespace[f"t_{terminal}"] = self.names[terminal]
+                match = taken[index]
+                taken[index] = self.fresh(f"t_{terminal}(({match}[0], {match}.start()))")
+        return taken
+
+    def reduce(self, number: int, recipe: _Recipe) -> None:
+        """Reduce the ``number``-th rule of the step, as ``recipe`` says."""
+        count = len(recipe.bags)
+        if recipe.handler is None and recipe.single:
+            self.top.extend(self.take(1, recipe.tokens))  # one value, spliced as it is
+        elif recipe.handler is None and count and recipe.bags[0] and not any(recipe.bags[1:]):
+            # Left recursion: the list grows in place, as in lark's tree builder.
+            rest = self.take(count - 1, recipe.tokens[1:])
+            bag = self.top[-1] if self.top else "values[-1]"
+            if len(rest) == 1:
+                self.lines.append(f"{bag}.append({rest[0]})")
+            elif rest:
+                self.lines.append(f"{bag}.extend(({', '.join(rest)},))")
+        else:
+            taken = self.take(count, recipe.tokens)
+            spliced = [
+                f"*{name}" if bag else name for name, bag in zip(taken, recipe.bags, strict=True)
+            ]
+            value = f"[{', '.join(spliced)}]"
+            if recipe.handler is not None:
+                self.namespace[f"h{number}"] = recipe.handler
+                value = f"h{number}({value})"
+            self.top.append(self.fresh(value))
+
+    def give_last(self) -> None:
+        """End the step at the end of the input: it returns the last value."""
+        self.lines.append(f"return {self.top[-1] if self.top else 'values[-1]'}")
+
+    def push(self, *, kept: bool) -> None:
+        """End the step: the values left on top go back on the stack, then the match if ``kept``."""
+        top, lines = self.top, self.lines
+        if kept:
+            top.append("match")
+        # The last value taken off the stack and the first put back share their place.
+        pops = [index for index, line in enumerate(lines) if line.endswith("values.pop()")]
+        if top and pops and not any("values[" in line for line in lines[pops[-1] :]):
+            lines[pops[-1]] = lines[pops[-1]].replace("values.pop()", "values[-1]")
+            lines.append(f"values[-1] = {top.pop(0)}")
+        if len(top) == 1:
+            lines.append(f"values.append({top[0]})")
+        elif top:
+            lines.append(f"values.extend(({', '.join(top)},))")
+
+    def source(self) -> str:
+        return "def step(values, match):\n" + "".join(f"    {line}\n" for line in self.lines)
 
 
 def _filtered(symbol: Symbol) -> bool:

@@ -564,11 +564,11 @@ def test_real_world_expressions_decode_into_their_typed_struct(case: dict[str, A
 Fields = list[tuple[str, Any]]
 
 
-def _struct_in(annotation: Any) -> type[msgspec.Struct] | None:
+def struct_in(annotation: Any) -> type[msgspec.Struct] | None:
     if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
         return annotation
     for argument in typing.get_args(annotation):
-        found = _struct_in(argument)
+        found = struct_in(argument)
         if found is not None:
             return found
     return None
@@ -576,7 +576,7 @@ def _struct_in(annotation: Any) -> type[msgspec.Struct] | None:
 
 def fields_of(struct: type[msgspec.Struct]) -> Fields:
     """Each JSON name of ``struct`` with the Struct below it, if any."""
-    return [(f.encode_name, _struct_in(f.type)) for f in msgspec.structs.fields(struct)]
+    return [(f.encode_name, struct_in(f.type)) for f in msgspec.structs.fields(struct)]
 
 
 def below_wildcard(fields: Fields) -> Fields:
@@ -594,20 +594,24 @@ def spellings(name: str) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def selections(draw: st.DrawFn, fields: Fields, depth: int = 1) -> str:
-    """A selection over ``fields``: some of them, grouped down to three levels, some excluded,
-    and sometimes a ``*`` (bare, grouped or excluded below)."""
+def selections(draw: st.DrawFn, fields: Fields, depth: int = 1, *, strange: bool = False) -> str:
+    """A selection over ``fields`` and, if ``strange``, two names the schema lacks: some of them,
+    in any case, grouped down to four levels, some excluded, and sometimes a ``*`` (bare,
+    grouped or excluded below)."""
+    if strange:
+        fields = [*fields, ("zz", None), ("yy", None)]
     count = draw(st.integers(min_value=1, max_value=min(3, len(fields))))
     chosen = draw(st.permutations(fields))[:count]
     items = []
     for name, struct in chosen:
         written = draw(spellings(name))
-        nested = struct is not None and depth < 3
+        nested = struct is not None and depth < 4
         kind = draw(
             st.sampled_from(["bare", "group", "exclude"] if nested else ["bare", "exclude"])
         )
         if kind == "group":
-            items.append(f"{written}({draw(selections(fields_of(struct), depth + 1))})")
+            group = selections(fields_of(struct), depth + 1, strange=strange)
+            items.append(f"{written}({draw(group)})")
         elif kind == "exclude" and nested and draw(st.booleans()):
             items.append(f"-{written}/{draw(st.sampled_from(fields_of(struct)))[0]}")
         elif kind == "exclude":
@@ -616,12 +620,12 @@ def selections(draw: st.DrawFn, fields: Fields, depth: int = 1) -> str:
             items.append(written)
     below = below_wildcard(fields)
     star = draw(
-        st.sampled_from(["", "", "*", "group", "exclude"] if below and depth < 3 else ["", "*"])
+        st.sampled_from(["", "", "*", "group", "exclude"] if below and depth < 4 else ["", "*"])
     )
     if star == "*":
         items.append("*")
     elif star == "group":
-        items.append(f"*({draw(selections(below, depth + 1))})")
+        items.append(f"*({draw(selections(below, depth + 1, strange=strange))})")
     elif star == "exclude":
         items.append(f"-*/{draw(spellings(draw(st.sampled_from(below))[0]))}")
     return ",".join(draw(st.permutations(items)))

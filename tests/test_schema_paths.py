@@ -28,7 +28,7 @@ from projection.kibo import CustomerAuthTicket, sample_authtickets
 
 from . import internals
 from .schemas import Doc, Inner, Other
-from .test_schema import Fields, below_wildcard, fields_of, spellings
+from .test_schema import fields_of, selections
 
 TICKETS = [msgspec.json.encode(ticket) for ticket in sample_authtickets(8, seed=5)]
 
@@ -140,45 +140,10 @@ def bulk(struct: type[msgspec.Struct]) -> st.SearchStrategy[str]:
 # -- expressions ----------------------------------------------------------------------------------
 
 
-@st.composite
-def selections(draw: st.DrawFn, fields: Fields, depth: int = 1, *, strange: bool = True) -> str:
-    """A selection over ``fields`` and, if ``strange``, two names the schema lacks: named keys,
-    groups, exclusions and ``*`` in every form."""
-    if strange:
-        fields = [*fields, ("zz", None), ("yy", None)]
-    items = []
-    for name, struct in draw(st.permutations(fields))[: draw(st.integers(1, 3))]:
-        written = draw(spellings(name))
-        nested = struct is not None and depth < 4
-        kind = draw(
-            st.sampled_from(["bare", "group", "exclude"] if nested else ["bare", "exclude"])
-        )
-        if kind == "group":
-            group = selections(fields_of(struct), depth + 1, strange=strange)
-            items.append(f"{written}({draw(group)})")
-        elif kind == "exclude" and nested and draw(st.booleans()):
-            items.append(f"-{written}/{draw(st.sampled_from(fields_of(struct)))[0]}")
-        elif kind == "exclude":
-            items.append(f"-{written}")
-        else:
-            items.append(written)
-    below = below_wildcard(fields)
-    star = draw(
-        st.sampled_from(["", "*", "group", "exclude"] if below and depth < 4 else ["", "*"])
-    )
-    if star == "*":
-        items.append("*")
-    elif star == "group":
-        items.append(f"*({draw(selections(below, depth + 1, strange=strange))})")
-    elif star == "exclude":
-        items.append(f"-*/{draw(st.sampled_from(below))[0]}")
-    return ",".join(draw(st.permutations(items)))
-
-
-ticket_expressions = selections(fields_of(CustomerAuthTicket))
+ticket_expressions = selections(fields_of(CustomerAuthTicket), strange=True)
 # Names of the model only (in any case): a ticket then takes the typed path from top to bottom.
-ticket_fields = selections(fields_of(CustomerAuthTicket), strange=False)
-doc_expressions = selections(fields_of(Doc))
+ticket_fields = selections(fields_of(CustomerAuthTicket))
+doc_expressions = selections(fields_of(Doc), strange=True)
 
 
 # -- the three appliers agree ---------------------------------------------------------------------
