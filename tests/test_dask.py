@@ -458,30 +458,29 @@ def test_an_invalid_line_in_a_bag_raises_with_its_partition_and_line() -> None:
 # -- the command line on a cluster of separate processes --------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
-def _cluster() -> Iterator[str]:
-    """``dask scheduler`` and two ``dask worker`` on 127.0.0.1: the scheduler's address."""
-    address = f"tcp://127.0.0.1:{_free_port()}"
+def _cluster(directory: Path) -> Iterator[str]:
+    """``dask scheduler`` and two ``dask worker`` on 127.0.0.1: the scheduler's address.
+
+    Every server takes a port the system picks, the scheduler's written to a file the workers
+    and the client read: a fixed or probed port could be taken by another process meanwhile.
+    """
+    scheduler_file = str(directory / "scheduler.json")
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(*words: str) -> None:
         quiet = subprocess.DEVNULL
         command = [sys.executable, "-m", "dask", *words, "--host", "127.0.0.1", "--no-dashboard"]
+        command += ["--scheduler-file", scheduler_file]
         processes.append(subprocess.Popen(command, stdout=quiet, stderr=quiet))
 
     try:
-        start("scheduler", "--port", address.rsplit(":", 1)[1])
+        start("scheduler", "--port", "0", "--dashboard-address", "127.0.0.1:0")
         for _ in range(2):
-            start("worker", address, "--nthreads", "1", "--no-nanny")
-        with Client(address, timeout=60) as connected:
+            start("worker", "--nthreads", "1", "--no-nanny")
+        with Client(scheduler_file=scheduler_file, timeout=60) as connected:
             connected.wait_for_workers(2, timeout=60)
+            address: str = connected.scheduler.address
         yield address
     finally:
         # The workers first: a worker whose scheduler has gone waits for it a long while.
@@ -504,7 +503,7 @@ def _apply(*words: str) -> subprocess.CompletedProcess[bytes]:
 def test_the_command_line_on_a_scheduler_and_two_workers(tmp_path: Path) -> None:
     paths = _dataset(tmp_path / "in")
     expected, rejected = _expected(paths)
-    with _cluster() as address:
+    with _cluster(tmp_path) as address:
         out, stopped = str(tmp_path / "out"), str(tmp_path / "stopped")
         report = _apply(*map(str, paths), "--dask", address, "-o", out, "--on-error", "report")
         failed = _apply(str(tmp_path / "in" / "*"), "--output", stopped, "--dask", address)
