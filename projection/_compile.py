@@ -380,12 +380,14 @@ class Compiled:
 
     def _typed_node(self, node: Node, scope: Scope | None) -> _Typed | None:
         """The typed decoder of ``node`` at ``scope``, None where only the generic path will do."""
+        if not self._may_type:
+            return None
         try:
             return self._typed[node, scope]
         except KeyError:
             pass
         compiled = None
-        typed = _struct(node, scope, self._inner) if self._may_type else None
+        typed = _struct(node, scope, self._inner)
         if typed is not None:
             struct, finish = typed
             compiled = _Typed(msgspec.json.Decoder(struct), _finisher(finish) if finish else None)
@@ -398,6 +400,8 @@ class Compiled:
     def _value(self, mask: Node, scope: Scope | None, raw: Raw) -> Projected:
         """A value inside the document projected: through msgspec where the shape allows."""
         first = memoryview(raw)[0]  # decoded values start at their first byte
+        if first == _OPEN_OBJECT and not self._may_type:
+            return self._rebuild(mask, scope, _OBJECT.decode(raw))  # the usual case, first used
         if first != _OPEN_OBJECT and first != _OPEN_ARRAY:
             return raw  # a node leaves a primitive as it is (rule 7)
         return self._container(mask, scope, raw)
@@ -475,6 +479,15 @@ class Compiled:
                     else:
                         document[key] = inner(entry, below, document[key])
             return document
+        if default is DROP and not self._folded:
+            # The entries' order (rule 8): each one the document has, its value projected.
+            projected = {}
+            get, value_of = document.get, self._value
+            for key, entry in mask.entries.items():
+                found = get(key)
+                if found is not None:
+                    projected[key] = value_of(entry, below, found) if type(entry) is Node else found
+            return projected
         return {
             key: inner(entry, below, document[key])
             for key, entry in kept(mask, document, folded=self._folded)
