@@ -400,11 +400,14 @@ class Compiled:
     def _value(self, mask: Node, scope: Scope | None, raw: Raw) -> Projected:
         """A value inside the document projected: through msgspec where the shape allows."""
         first = memoryview(raw)[0]  # decoded values start at their first byte
-        if first == _OPEN_OBJECT and not self._may_type:
-            return self._rebuild(mask, scope, _OBJECT.decode(raw))  # the usual case, first used
         if first != _OPEN_OBJECT and first != _OPEN_ARRAY:
             return raw  # a node leaves a primitive as it is (rule 7)
-        return self._container(mask, scope, raw)
+        if self._may_type:
+            return self._container(mask, scope, raw)
+        # Nothing typed (a projection's first use): straight to the generic way.
+        if first == _OPEN_OBJECT:
+            return self._rebuild(mask, scope, _OBJECT.decode(raw))
+        return self._array(mask, scope, raw)
 
     def _container(self, mask: Node, scope: Scope | None, raw: Raw) -> Projected:
         """An object or an array inside the document projected: ``_value`` past its check."""
@@ -422,22 +425,26 @@ class Compiled:
         """``data`` projected by ``mask`` whatever its shape, rebuilt in Python around Raws."""
         first = first_byte(data)
         if first == _OPEN_ARRAY:
-            if self._typed_node(mask, scope) is None:
-                # Bulk input is an array of objects: one msgspec call decodes them all.
-                try:
-                    documents = _OBJECTS.decode(data)
-                except msgspec.ValidationError:
-                    pass
-                else:
-                    return [self._rebuild(mask, scope, document) for document in documents]
-            # Arrays nested in arrays, or other values beside objects: each value on its own,
-            # in one pass over the validated input, however deep the arrays nest.
-            _VALUE.decode(data)
-            return Raw(join_array(data, functools.partial(self._element, mask, scope)))
+            return self._array(mask, scope, data)
         if first != _OPEN_OBJECT:
             # A primitive stays as it is (rule 7); decoding validates it and trims white space.
             return _VALUE.decode(data)
         return self._rebuild_object(mask, scope, data)
+
+    def _array(self, mask: Node, scope: Scope | None, data: bytes | Raw) -> Projected:
+        """An array projected the generic way (``_generic`` past its check)."""
+        if self._typed_node(mask, scope) is None:
+            # Bulk input is an array of objects: one msgspec call decodes them all.
+            try:
+                documents = _OBJECTS.decode(data)
+            except msgspec.ValidationError:
+                pass
+            else:
+                return [self._rebuild(mask, scope, document) for document in documents]
+        # Arrays nested in arrays, or other values beside objects: each value on its own, in one
+        # pass over the validated input, however deep the arrays nest.
+        _VALUE.decode(data)
+        return Raw(join_array(data, functools.partial(self._element, mask, scope)))
 
     def _element(self, mask: Node, scope: Scope | None, raw: Raw) -> bytes:
         """A value of an array projected and encoded: an object through ``_value``, any other
