@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from benchmarks._timing import Ratio, ratio
 from benchmarks.contenders import FAST_PATH, FAST_PATH_SCHEMA
 from benchmarks.results import Group, Workload
-from benchmarks.workloads import DASK_COLD, SIZES, WIDEST, friendly, hostile
+from benchmarks.workloads import DASK_COLD, FIRST_USE, SIZES, WIDEST, friendly, hostile
 
 __all__ = ["Target", "evaluate"]
 
@@ -187,6 +187,11 @@ def _cached(workload: Workload) -> Iterator[Target]:
     yield from _ratios(workload, figure, numerator, workload.baseline, bound=1.1, at_most=True)
 
 
+def _first_use(workload: Workload) -> Iterator[Target]:
+    figure = "first use, {label}: a new expression's `projection.project` time / the warm one's"
+    yield from _ratios(workload, figure, FIRST_USE, workload.baseline, bound=10, at_most=True)
+
+
 def _typed(workload: Workload) -> Iterator[Target]:
     figure = (
         "typed decode, {label}: OpenAPI-built `CustomerAuthTicket` time / hand-written model time"
@@ -242,4 +247,5 @@ _CHECKS: dict[str, Callable[[Workload], Iterator[Target]]] = {
     "cached": _cached,
     "typed": _typed,
     "hostile": _hostile,
+    "first-use": _first_use,
 }

@@ -47,6 +47,7 @@ from projection.kibo import CustomerAuthTicket, iter_sample_lines, sample_authti
 
 __all__ = [
     "DASK_COLD",
+    "FIRST_USE",
     "SIZES",
     "WIDEST",
     "WORKLOADS",
@@ -1027,6 +1028,71 @@ def _sizing(group: Group) -> list[str]:
     ]
 
 
+# -- workload 9: a new expression for every call, against the same one warm -----------------
+
+FIRST_USE = "projection.project, new expression"
+FIRST_USE_PARSED = "parse(expr).project, new expression"
+WARM = "projection.project, same expression"
+
+
+def first_use(settings: Settings, progress: Progress) -> Workload:
+    pool = list(_pool())
+    text = TYPICAL.text
+    # Each call names one more key, which no ticket has: the output is the typical one's, and
+    # the text is one no cache has seen. Drawn from a counter, so however many calls the rounds
+    # take, none repeats; formatting it is part of the call (a tenth of a microsecond).
+    fresh = map(f"{text},x{{}}".format, itertools.count())
+    warm_text = f"{text},x"
+    # A cache of its own, the size ``projection.project``'s has: the new expressions never push
+    # the warm one out of the shared cache, which then stays parsed and compiled.
+    cache = projection.ProjectionCache()
+
+    def new_expression(data: bytes) -> bytes:
+        return cache.project(next(fresh), data)
+
+    def parsed_new(data: bytes) -> bytes:
+        return projection.parse(next(fresh)).project(data)
+
+    def warm(data: bytes) -> bytes:
+        return projection.project(warm_text, data)
+
+    check = _same_values(_projected_value(projection.parse(text).project))
+    candidates = _candidates(
+        {
+            FIRST_USE: (lambda: new_expression, pool, check),
+            FIRST_USE_PARSED: (lambda: parsed_new, pool, check),
+            WARM: (lambda: warm, pool, check),
+        }
+    )
+    group = _group(
+        TYPICAL.label,
+        f"{text},x<n>",
+        round(statistics.mean(map(len, pool))),
+        candidates,
+        floor=None,
+        baseline=WARM,
+        rounds=settings.rounds_for(21, 5),
+        settings=settings,
+        progress=progress,
+    )
+    return Workload(
+        key="first-use",
+        title="9. A new expression for every call",
+        description=(
+            f"A client that varies its expression: each call projects one ticket of workload 1 "
+            f"by an expression seen for the first time, `{text},x<n>` with n counting up (no "
+            "ticket has `x<n>`): parsed, applied the generic way (nothing compiled), through a "
+            "`ProjectionCache` like the one behind `projection.project`, and with "
+            f"`projection.parse(expr).project(ticket)`. Against `projection.project` with the "
+            f"same expression every call (`{text},x`), parsed and compiled before the rounds."
+        ),
+        unit="calls/s",
+        floor=None,
+        baseline=WARM,
+        groups=[group],
+    )
+
+
 WORKLOADS: dict[str, Callable[[Settings, Progress], Workload]] = {
     "single": single,
     "array": array,
@@ -1036,4 +1102,5 @@ WORKLOADS: dict[str, Callable[[Settings, Progress], Workload]] = {
     "typed": typed,
     "hostile": hostile_input,
     "ndjson-dask": ndjson_dask,
+    "first-use": first_use,
 }

@@ -186,7 +186,11 @@ def _post_init(cleared: list[str], checked: list[str]) -> Callable[[Any], None]:
 
     def check(self: Any) -> None:
         text = join(values(self))  # type: ignore[misc]
-        if text.startswith(_BRACKETS) or first in text or second in text:
+        # Primitives seldom hold a bracket at all, which a search for one byte (an int: memchr)
+        # tells; the searches for two bytes cost many times more, and run only when one is.
+        if (_OPEN_OBJECT in text or _OPEN_ARRAY in text) and (
+            text.startswith(_BRACKETS) or first in text or second in text
+        ):
             raise ValueError("an object or an array where the schema has a primitive")
 
     if not clear:
@@ -358,12 +362,14 @@ class Compiled:
 
     def _typed_node(self, node: Node, scope: Scope | None) -> _Typed | None:
         """The typed decoder of ``node`` at ``scope``, None where only the generic path will do."""
+        if not self._may_type:
+            return None
         try:
             return self._typed[node, scope]
         except KeyError:
             pass
         compiled = None
-        typed = _struct(node, scope, self._inner) if self._may_type else None
+        typed = _struct(node, scope, self._inner)
         if typed is not None:
             struct, finish = typed
             compiled = _Typed(msgspec.json.Decoder(struct), _finisher(finish) if finish else None)
@@ -378,7 +384,12 @@ class Compiled:
         first = memoryview(raw)[0]  # decoded values start at their first byte
         if first != _OPEN_OBJECT and first != _OPEN_ARRAY:
             return raw  # a node leaves a primitive as it is (rule 7)
-        return self._container(mask, scope, raw)
+        if self._may_type:
+            return self._container(mask, scope, raw)
+        # Nothing typed (a projection's first use): straight to the generic way.
+        if first == _OPEN_OBJECT:
+            return self._rebuild(mask, scope, _OBJECT.decode(raw))
+        return self._array(mask, scope, raw)
 
     def _container(self, mask: Node, scope: Scope | None, raw: Raw) -> Projected:
         """An object or an array inside the document projected: ``_value`` past its check."""
@@ -396,22 +407,26 @@ class Compiled:
         """``data`` projected by ``mask`` whatever its shape, rebuilt in Python around Raws."""
         first = first_byte(data)
         if first == _OPEN_ARRAY:
-            if self._typed_node(mask, scope) is None:
-                # Bulk input is an array of objects: one msgspec call decodes them all.
-                try:
-                    documents = _OBJECTS.decode(data)
-                except msgspec.ValidationError:
-                    pass
-                else:
-                    return [self._rebuild(mask, scope, document) for document in documents]
-            # Arrays nested in arrays, or other values beside objects: each value on its own,
-            # in one pass over the validated input, however deep the arrays nest.
-            _VALUE.decode(data)
-            return Raw(join_array(data, functools.partial(self._element, mask, scope)))
+            return self._array(mask, scope, data)
         if first != _OPEN_OBJECT:
             # A primitive stays as it is (rule 7); decoding validates it and trims white space.
             return _VALUE.decode(data)
         return self._rebuild_object(mask, scope, data)
+
+    def _array(self, mask: Node, scope: Scope | None, data: bytes | Raw) -> Projected:
+        """An array projected the generic way (``_generic`` past its check)."""
+        if self._typed_node(mask, scope) is None:
+            # Bulk input is an array of objects: one msgspec call decodes them all.
+            try:
+                documents = _OBJECTS.decode(data)
+            except msgspec.ValidationError:
+                pass
+            else:
+                return [self._rebuild(mask, scope, document) for document in documents]
+        # Arrays nested in arrays, or other values beside objects: each value on its own, in one
+        # pass over the validated input, however deep the arrays nest.
+        _VALUE.decode(data)
+        return Raw(join_array(data, functools.partial(self._element, mask, scope)))
 
     def _element(self, mask: Node, scope: Scope | None, raw: Raw) -> bytes:
         """A value of an array projected and encoded: an object through ``_value``, any other
@@ -453,6 +468,15 @@ class Compiled:
                     else:
                         document[key] = inner(entry, below, document[key])
             return document
+        if default is DROP and not self._case_insensitive:
+            # The entries' order (rule 8): each one the document has, its value projected.
+            projected = {}
+            get, value_of = document.get, self._value
+            for key, entry in mask.entries.items():
+                found = get(key)
+                if found is not None:
+                    projected[key] = value_of(entry, below, found) if type(entry) is Node else found
+            return projected
         return {
             key: inner(entry, below, document[key])
             for key, entry in kept(mask, document, case_insensitive=self._case_insensitive)

@@ -196,31 +196,41 @@ class _Builder:
                 raise MaskTooLargeError
 
     def build(self, selection: Selection) -> Mask:
-        includes: dict[str, list[Mask]] = {}
+        # The mask of each named include, and of a key named several times, all of its masks:
+        # they are united at once, since two at a time, n of them would cost n squared.
+        includes: dict[str, Mask] = {}
+        repeated: dict[str, list[Mask]] = {}
         wildcards: list[Mask] = []
         excludes: list[tuple[Name, ...]] = []
-        for item in selection:
-            path = item.path
-            if item.exclude:
+        for path, group, exclude in selection:
+            if exclude:
                 excludes.append(path)
                 continue
             # What an include gives its first name: ``k/rest(G)`` is ``k(rest(G))``.
             if len(path) > 1:
-                mask = self.build((Item(path[1:], item.group, False),))
-            elif item.group is not None:
-                mask = self.build(item.group)
+                mask = self.build((Item(path[1:], group, False),))
+            elif group is not None:
+                mask = self.build(group)
             else:
                 mask = WHOLE
             key = _key(path[0], self._case_insensitive)
             if key is None:
                 wildcards.append(mask)
+            elif key in includes:
+                repeated.setdefault(key, [includes[key]]).append(mask)
             else:
-                includes.setdefault(key, []).append(mask)
+                includes[key] = mask
+        for key, masks in repeated.items():
+            includes[key] = self.union(masks)
         # A selection with named includes and no "*" keeps only what it names; one without
-        # includes keeps everything it does not exclude. All the includes of one key are united
-        # at once: two at a time, n of them would cost n squared.
-        wildcard = self.union(wildcards) if wildcards else DROP if includes else WHOLE
-        result = node(wildcard, [(key, self.union(masks)) for key, masks in includes.items()])
+        # includes keeps everything it does not exclude.
+        if wildcards:
+            result = node(self.union(wildcards), includes.items())
+        elif includes:
+            # A DROP default, which no entry equals (a built mask is never DROP): simplified.
+            result = Node(DROP, includes)
+        else:
+            result = WHOLE
         if not excludes:
             return result
         folding = self._case_insensitive

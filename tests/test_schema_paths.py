@@ -254,6 +254,10 @@ def test_a_node_below_a_primitive_field_checks_what_it_meets() -> None:
     # The schema's primitives are kept byte for byte, whatever their spelling...
     same = b'{"a":1.50,"g":"\\u00e9","b":{"x":1e2,"y":2}}'
     assert assert_paths_agree(parsed, same) == b'{"a":1.50,"b":{"x":1e2},"g":"\\u00e9"}'
+    # A string holding brackets is a primitive all the same: the typed path takes it.
+    brackets = b'{"g":"x{[","a":2}'
+    compiled._top.decoder.decode(brackets)
+    assert assert_paths_agree(parsed, brackets) == b'{"a":2,"g":"x{["}'
     # ... and an object or an array where the schema has a primitive gets the node (rule 7 does
     # not apply): the typed path refuses it, the generic path projects it.
     for data, expected in [
