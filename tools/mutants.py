@@ -39,11 +39,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Each module under test, and the test files that speak for it.
 MODULES: dict[str, list[str]] = {
-    "projection/_mask.py": ["test_cases", "test_properties", "test_errors"],
-    "projection/_compile.py": ["test_cases", "test_fast_path", "test_hostile"],
-    "projection/_bulk.py": ["test_bulk", "test_cli"],
-    "projection/asgi.py": ["test_asgi"],
-    "projection/_schema.py": ["test_schema", "test_schema_paths", "test_kibo"],
+    "projection/_mask.py": ["test_cases", "test_appliers", "test_limits", "test_properties"],
+    "projection/_compile.py": ["test_cases", "test_appliers", "test_fast_path", "test_hostile"],
+    "projection/_bulk.py": ["test_bulk", "test_bulk_oracle", "test_input_layout", "test_cli"],
+    "projection/_stream.py": ["test_bulk", "test_bulk_oracle", "test_input_layout", "test_cli"],
+    "projection/_workers.py": ["test_bulk", "test_bulk_oracle", "test_appliers"],
+    "projection/asgi.py": ["test_asgi", "test_appliers", "test_limits"],
+    "projection/_schema.py": ["test_schema", "test_schema_paths", "test_schema_edges"],
 }
 
 _SWAPPED_OPERATORS = {
