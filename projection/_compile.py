@@ -290,7 +290,12 @@ class Compiled:
         encoder = msgspec.json.Encoder()
         self._encode = encoder.encode
         self._encode_lines = encoder.encode_lines
-        # Struct fields match names exactly, so folded names always take the generic path.
+        # Struct fields match names exactly, so folded names always take the generic path, with
+        # a schema too: a folded name keeps every spelling of a key, each where the document has
+        # it, and a Struct keeps one. Refusing the other spellings would take a Struct of every
+        # field at every node, a DROP node's unnamed fields cleared in Python for each object,
+        # which costs what typing saves; and fields that differ only in case keep the
+        # document's order between them (rule 8), which a Struct's fixed order does not.
         self._may_type = typed and not case_insensitive
         self._typed: dict[tuple[Node, Scope | None], _Typed | None] = {}
         self._top = self._typed_node(mask, self._root) if isinstance(mask, Node) else None
