@@ -268,7 +268,12 @@ class Compiled:
         encoder = msgspec.json.Encoder()
         self._encode = encoder.encode
         self._encode_lines = encoder.encode_lines
-        # Struct fields match names exactly, so folded names always take the generic path.
+        # Struct fields match names exactly, so folded names always take the generic path, with
+        # a schema too: a folded name keeps every spelling of a key, each where the document has
+        # it, and a Struct keeps one. Refusing the other spellings would take a Struct of every
+        # field at every node, a DROP node's unnamed fields cleared in Python for each object,
+        # which costs what typing saves; and fields that differ only in case keep the
+        # document's order between them (rule 8), which a Struct's fixed order does not.
         self._may_type = typed and not case_insensitive
         self._typed: dict[tuple[Node, Scope | None], _Typed | None] = {}
         self._top = self._typed_node(mask, self._root) if isinstance(mask, Node) else None
@@ -385,15 +390,17 @@ class Compiled:
         if first != _OPEN_OBJECT and first != _OPEN_ARRAY:
             return raw  # a node leaves a primitive as it is (rule 7)
         if self._may_type:
-            return self._container(mask, scope, raw)
+            return self._container(self._typed_node(mask, scope), mask, scope, raw)
         # Nothing typed (a projection's first use): straight to the generic way.
         if first == _OPEN_OBJECT:
             return self._rebuild(mask, scope, _OBJECT.decode(raw))
         return self._array(mask, scope, raw)
 
-    def _container(self, mask: Node, scope: Scope | None, raw: Raw) -> Projected:
-        """An object or an array inside the document projected: ``_value`` past its check."""
-        typed = self._typed_node(mask, scope)
+    def _container(
+        self, typed: _Typed | None, mask: Node, scope: Scope | None, raw: Raw
+    ) -> Projected:
+        """An object or an array inside the document projected: ``_value`` past its check, with
+        the typed decoder of ``mask`` at ``scope`` (``_typed_node``)."""
         if typed is not None:
             try:
                 value = typed.decoder.decode(raw)
@@ -457,10 +464,10 @@ class Compiled:
             if isinstance(default, Node):
                 # Only objects and arrays need the default: a node leaves primitives as they
                 # are (rule 7), told here by their first byte without a call.
-                container = self._container
+                container, typed = self._container, self._typed_node(default, below)
                 for key, value in document.items():
                     if memoryview(value)[0] in _CONTAINERS and key not in entries:
-                        document[key] = container(default, below, value)
+                        document[key] = container(typed, default, below, value)
             for key, entry in entries.items():
                 if key in document:
                     if entry is DROP:

@@ -243,9 +243,9 @@ def parse(
     deeper than ``max_depth`` or names more than ``max_items`` fields; ``TypeError`` if not a str.
 
     With a msgspec Struct ``schema``, names resolve to its fields ignoring case (exact match
-    first) and nodes that keep only named keys write them in schema order; ``strict`` (which needs
-    a schema) makes a name the schema lacks an ``UnknownFieldError``, checked after the syntax
-    and the limits.
+    first), and every node writes its keys in the schema's order, the keys the schema lacks after
+    them in the document's order (rule 8); ``strict`` (which needs a schema) makes a name the
+    schema lacks an ``UnknownFieldError``, checked after the syntax and the limits.
     """
     if not isinstance(text, str):
         raise TypeError(f"a responseFields expression must be str, not {type(text).__name__}")

@@ -17,8 +17,9 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from . import _schema
 from ._errors import ExpressionError, PayloadError, ProjectionLimitError
-from ._projection import Projection, parse
+from ._projection import Projection, mask_of, parse
 from ._schema import Schema
 
 if TYPE_CHECKING:
@@ -89,8 +90,9 @@ class ResponseFieldsMiddleware:
     - ``openapi``: an ``OpenAPI`` document. A request whose method and path match one of its
       operations (``OpenAPI.match``) has its expression resolved against the fields of that
       operation's response schema (the items' for an array): names match ignoring case, as Kibo's
-      do, and are written as the schema spells them, in its order. With ``strict``, a name the
-      schema lacks is rejected, with the closest field suggested. Requests that match no
+      do, and are written as the schema spells them, in its order; ``request & policy`` keeps
+      that schema, whether the policy was parsed without it or with another. With ``strict``, a
+      name the schema lacks is rejected, with the closest field suggested. Requests that match no
       operation, or one without such a schema, are parsed as without a document.
     - A malformed expression, one longer than ``max_length``, or (``strict``) one naming an
       unknown field answers 400 with the JSON body ``{"message", "pos", "column",
@@ -237,6 +239,13 @@ class ResponseFieldsMiddleware:
             effective = policy
         else:
             effective = requested if policy is None else requested & policy
+        if schema is not None and effective.schema is not schema:
+            # A policy is made once for every route, without a route's schema or with another,
+            # and ``&`` keeps only a schema both sides share: the route's describes the response,
+            # so the effective projection takes it, for its key order (rule 8) and typed paths.
+            # Its mask stays as it is, names and all: the schema orders what it keeps.
+            mask = _schema.fit(mask_of(effective), schema, strict=False)
+            effective = Projection(mask, case_insensitive=case_insensitive, schema=schema)
         return _Plan(effective, guard, guard is None and _keeps_all(effective))
 
 

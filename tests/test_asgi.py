@@ -25,7 +25,7 @@ from starlette.responses import FileResponse
 import projection
 from projection import ExpressionError, Projection, asgi
 from projection.asgi import ASGIApp, Message, Receive, ResponseFieldsMiddleware, Scope, Send
-from projection.kibo import sample_authtickets
+from projection.kibo import CustomerAuthTicket, sample_authtickets
 from projection.openapi import OpenAPI
 
 from .strategies import expressions, objects
@@ -1024,6 +1024,27 @@ def test_names_resolve_against_the_schema_of_the_route_ignoring_case() -> None:
         ResponseFieldsMiddleware(Upstream(chunks=[ORDER_BYTES])), at("/x", fields("total,ID"))
     )
     assert orjson.loads(plain.body) == {"total": 12.5}
+
+
+def test_a_policy_parsed_without_the_schema_gets_the_route_s() -> None:
+    # The policy is parsed once for every route, so without the route's schema; combined with a
+    # request parsed with it, the projection keeps that schema, and the schema's key order.
+    body = b'{"total":12.5,"orderNumber":7,"id":"o-1","items":[]}'
+    other = projection.parse("-items", schema=CustomerAuthTicket)
+    for policy in (projection.parse("-items"), other):
+        upstream = Upstream(chunks=[body])
+        middleware = ResponseFieldsMiddleware(upstream, openapi=SPEC, policy=policy)
+        response = drive(middleware, at("/api/commerce/orders/o-1", fields("-orderNumber")))
+        effective = upstream.scopes[0]["projection"]
+        assert effective.schema is SPEC.schema("Order")
+        assert effective == projection.parse("-orderNumber") & policy
+        assert response.body == b'{"id":"o-1","total":12.5}'
+    # Without the route's schema, the document's order.
+    upstream = Upstream(chunks=[body])
+    middleware = ResponseFieldsMiddleware(upstream, policy=projection.parse("-items"))
+    response = drive(middleware, at("/api/commerce/orders/o-1", fields("-orderNumber")))
+    assert upstream.scopes[0]["projection"].schema is None
+    assert response.body == b'{"total":12.5,"id":"o-1"}'
 
 
 def test_an_array_response_resolves_against_its_items_schema() -> None:
