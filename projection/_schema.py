@@ -110,6 +110,9 @@ PRIMITIVE: Final = _Scope()
 """The scope of a value the schema says is a primitive: nothing can be below it."""
 
 
+_PRIMITIVE: Final = _Scope()
+
+
 class _Fields(NamedTuple):
     """The JSON names known in a scope, in schema order, each with its types (one per struct)."""
 
@@ -218,8 +221,9 @@ def fit(mask: Mask, schema: Schema, *, strict: bool) -> Mask:
     casefolded (a case-insensitive projection): they are matched as ``resolve`` matches names.
     When ``strict``, entries the schema cannot have at their place are removed: only ``-*/rest``,
     which copies ``rest`` into every entry, puts them there, and they remove nothing from a
-    document of the schema. So the canonical text names only fields and parses again in strict
-    mode.
+    document of the schema. For the same reason a selection below a primitive, which only such a
+    copy puts there too (``*(x)`` copied into a field of strings), keeps it whole. So the
+    canonical text names only fields and parses again in strict mode.
     """
     return _fit(mask, _Scope((schema,)), strict)
 
@@ -227,6 +231,8 @@ def fit(mask: Mask, schema: Schema, *, strict: bool) -> Mask:
 def _fit(mask: Mask, scope: _Scope, strict: bool) -> Mask:
     if not isinstance(mask, Node):
         return mask
+    if strict and scope == _PRIMITIVE:
+        return WHOLE
     fields = _fields(scope)
     unknown = len(fields.rank)
     ranked: list[tuple[int, str, Mask]] = []
