@@ -146,8 +146,9 @@ def _key_paths(document: Any) -> Iterator[tuple[str, ...]]:
 
 @st.composite
 def expressions_for(draw: st.DrawFn, document: Any) -> str:
-    """Expressions that name keys of ``document``: includes and, twice as often, exclusions of
-    its paths, mixed with any other items, so that most of them change it."""
+    """Expressions that name paths of ``document``: includes, exclusions, and includes of a key
+    narrowed by an exclusion below it (``a(-b/c)``), mixed with any other items, so that most of
+    them change it."""
     paths = sorted(set(_key_paths(document)))
     if not paths:
         return draw(expressions)
@@ -155,14 +156,17 @@ def expressions_for(draw: st.DrawFn, document: Any) -> str:
     other = weighted((12, st.none()), (1, st.just("*")), (1, keys.map(quote)))
     items = []
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["include", "exclude", "exclude", "any"]))
+        kind = draw(st.sampled_from(["include", "exclude", "exclude", "narrowed", "any"]))
         if kind == "any":
             items.append(draw(_items(selections)))  # anything the grammar allows
             continue
         path = draw(st.sampled_from(paths))
-        written = [quote(path[0]), *(draw(other) or quote(key) for key in path[1:])]
-        mark = "-" if kind == "exclude" else ""
-        items.append(mark + draw(_spaced(st.just("/".join(written)))))
+        first, rest = quote(path[0]), [draw(other) or quote(key) for key in path[1:]]
+        if kind == "narrowed" and rest:
+            item = f"{first}(-{'/'.join(rest)})"
+        else:
+            item = ("-" if kind == "exclude" else "") + "/".join([first, *rest])
+        items.append(draw(_spaced(st.just(item))))
     return ",".join(items)
 
 

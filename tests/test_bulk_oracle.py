@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 import projection
 
 from .oracle import reference
-from .strategies import documents, documents_with_expressions
+from .strategies import documents, documents_with_expressions, objects, weighted
 
 # A little more than a block of ``projection apply`` (about 4 MB, README "The command line").
 BEYOND_A_BLOCK = 9 << 19
@@ -66,7 +66,8 @@ _bad = st.sampled_from(BAD_LINES).map(lambda data: Line(data, valid=False))
 def streams(draw: st.DrawFn) -> tuple[str, list[Line]]:
     """An expression and NDJSON lines: documents it changes, a few blank and invalid ones."""
     first, text = draw(documents_with_expressions)
-    more = draw(st.lists(documents, max_size=6))
+    # Mostly objects, as NDJSON lines are: a block of them alone takes the one-pass way.
+    more = draw(st.lists(weighted((4, objects), (1, documents)), max_size=6))
     lines = [document_line(document) for document in [first, *more]]
     lines += draw(st.lists(st.one_of(_blank, _bad), max_size=4))
     return text, draw(st.permutations(lines))

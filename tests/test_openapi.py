@@ -4,6 +4,7 @@ with decoding documents generated from the schemas."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import sys
@@ -864,8 +865,10 @@ def test_any_schema_either_builds_a_type_or_raises_the_librarys_error(
             continue
         decoded = msgspec.json.decode(b"{}", type=built)
         assert msgspec.json.encode(decoded) == b"{}"
-        parsed = projection.parse("*(*(*))", schema=built, strict=True)
-        msgspec.json.Decoder(parsed.typed())
+        msgspec.json.Decoder(projection.parse("*(*(*))", schema=built).typed())
+        # Strict, "*" names nothing below a level of primitives only, such as {"x": "a string"}.
+        with contextlib.suppress(projection.UnknownFieldError):
+            projection.parse("*(*(*))", schema=built, strict=True)
 
 
 # -- projections of generated documents -----------------------------------------------------------
