@@ -207,10 +207,13 @@ class _Builder:
                 mask = self.build(group)
             else:
                 mask = WHOLE
-            key = _key(path[0], fold)
+            key = path[0].key
             if key is None:
                 wildcards.append(mask)
-            elif key in includes:
+                continue
+            if fold:
+                key = key.casefold()
+            if key in includes:
                 repeated.setdefault(key, [includes[key]]).append(mask)
             else:
                 includes[key] = mask
