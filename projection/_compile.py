@@ -356,11 +356,17 @@ class Compiled:
             return None
         top = self._top
         if top is None:
-            return functools.partial(self._rebuild_object, mask, self._root)
+            return self._rebuild_document
         if top.finish is None:
             return top.decoder.decode
         decode, finish = top.decoder.decode, top.finish
         return lambda data: finish(decode(data))
+
+    def _rebuild_document(self, data: bytes) -> dict[str, Projected]:
+        """The document, taken for an object, projected the generic way from the top."""
+        mask = self._mask
+        assert isinstance(mask, Node)
+        return self._rebuild(mask, self._root, _OBJECT.decode(data))
 
     def _rebuild_object(self, mask: Node, scope: Scope | None, data: bytes) -> dict[str, Projected]:
         return self._rebuild(mask, scope, _OBJECT.decode(data))

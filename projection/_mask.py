@@ -213,10 +213,13 @@ class _Builder:
                 mask = self.build(group)
             else:
                 mask = WHOLE
-            key = _key(path[0], self._case_insensitive)
+            key = path[0].key
             if key is None:
                 wildcards.append(mask)
-            elif key in includes:
+                continue
+            if self._case_insensitive:
+                key = key.casefold()
+            if key in includes:
                 repeated.setdefault(key, [includes[key]]).append(mask)
             else:
                 includes[key] = mask
