@@ -1,7 +1,8 @@
 """The case tables of ``tests/cases`` through every way of applying a projection to bytes.
 
-``test_cases.py`` runs each case through the reference applier; here the same cases go through
-every other applier, by the public API only:
+``test_cases.py`` runs each case through the reference applier and each way of the fast path
+alone (reached inside, through ``tests/internals.py``); here the same cases go through every
+applier to bytes by the public API only:
 
 - ``Projection.project``, first on the generic path (a fresh projection's first document), then
   compiled (its second);
