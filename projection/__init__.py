@@ -17,7 +17,7 @@ from ._errors import (
     ProjectionSyntaxError,
     UnknownFieldError,
 )
-from ._tree import Projection, parse
+from ._projection import Projection, parse
 
 __all__ = [
     "ExpressionError",

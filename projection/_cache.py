@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from ._tree import Projection, parse
+from ._projection import Projection, parse
 
 __all__ = ["ProjectionCache", "project"]
 

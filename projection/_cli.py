@@ -24,10 +24,11 @@ try:
 except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
-from ._bulk import BLOCK_BYTES, project_stream
+from ._bulk import BLOCK_BYTES, own_the_collector
 from ._errors import ExpressionError, PayloadError, ProjectionError
 from ._mask import DROP, WHOLE, Mask, Node
-from ._tree import Projection, parse
+from ._projection import Projection, compiled, mask_of, parse
+from ._stream import project_stream
 
 __all__ = ["main", "run"]
 
@@ -43,6 +44,7 @@ def run() -> NoReturn:
     The entry point of the console script and of ``python -m projection``; callers that go on
     running afterwards call ``main``.
     """
+    own_the_collector()  # this process is the library's own
     status = main()
     # What is still alive ends with the process: out of the collector's sight, the collection
     # at exit does not walk it (a tenth of a short run, measured).
@@ -54,17 +56,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser, commands = _parser()
     words = sys.argv[1:] if argv is None else list(argv)
-    hint = None
     command = commands.get(words[0]) if words else None
+    hint = None
     if command is not None and command.takes_operands:
-        options, operands = _options_and_operands(command, words[1:])
-        # Behind "--", argparse takes an EXPR such as -i as itself, not as the option.
-        words = [words[0], *options, *(["--", *operands] if operands else [])]
-        if operands and operands[0] in command.takes_value:
-            hint = (
-                f"{operands[0]} stands where EXPR does, so it is the expression; "
-                "write the option after EXPR, or spelt with '--' before it"
-            )
+        words, hint = _operands_placed(command, words)
+    arguments = _arguments(parser, command, words, hint)
+    return _run_command(arguments, hint)
+
+
+def _operands_placed(command: _Parser, words: list[str]) -> tuple[list[str], str | None]:
+    """``words`` with the operands after ``--``, where argparse takes them as they are, and a
+    hint for errors when EXPR looks like one of ``command``'s options."""
+    options, operands = _options_and_operands(command, words[1:])
+    # Behind "--", argparse takes an EXPR such as -i as itself, not as the option.
+    placed = [words[0], *options, *(["--", *operands] if operands else [])]
+    if operands and operands[0] in command.takes_value:
+        return placed, (
+            f"{operands[0]} stands where EXPR does, so it is the expression; "
+            "write the option after EXPR, or spelt with '--' before it"
+        )
+    return placed, None
+
+
+def _arguments(
+    parser: _Parser, command: _Parser | None, words: list[str], hint: str | None
+) -> argparse.Namespace:
+    """The parsed ``words``; on misuse (or ``--help``), exits as argparse does, after ``hint``."""
     try:
         arguments = parser.parse_args(words)
         misuse = getattr(arguments, "misuse", None)
@@ -75,6 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stop.code and hint:
             print(f"projection: note: {hint}", file=sys.stderr)
         raise
+    return arguments
+
+
+def _run_command(arguments: argparse.Namespace, hint: str | None) -> int:
+    """Run the subcommand ``arguments`` name; returns the exit status."""
     try:
         status: int = arguments.run(arguments)
     except ProjectionError as error:
@@ -198,23 +220,41 @@ def _at_least(least: int) -> Callable[[str], int]:
     return number
 
 
+# How a subcommand's parser is made: ``add_parser`` of the command's subparsers.
+_AddCommand = Callable[..., _Parser]
+
+
 def _parser() -> tuple[_Parser, dict[str, _Parser]]:
+    """The command's parser, and each subcommand's by name."""
     parser = _Parser(
         prog="projection",
         description="Parse Kibo responseFields expressions and project JSON payloads with them.",
     )
     parser.add_argument("--version", action=_Version, help="print the version and exit")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    add_command = parser.add_subparsers(required=True, metavar="COMMAND").add_parser
+    # In the order ``--help`` lists them.
+    commands = {
+        "check": _check_parser(add_command),
+        "apply": _apply_parser(add_command),
+        "sample": _sample_parser(add_command),
+        "mock": _mock_parser(add_command),
+    }
+    return parser, commands
 
-    check = commands.add_parser(
+
+def _check_parser(add_command: _AddCommand) -> _Parser:
+    check = add_command(
         "check", help="validate an expression, print its canonical form", epilog=_OPERAND_RULE
     )
     check.add_argument("expression", metavar="EXPR")
     check.add_argument("--json", action="store_true", help="print one JSON object for machines")
     _add_parse_options(check, openapi=True)
     check.set_defaults(run=_check)
+    return check
 
-    apply = commands.add_parser(
+
+def _apply_parser(add_command: _AddCommand) -> _Parser:
+    apply = add_command(
         "apply",
         help="project a JSON document, a JSON array or NDJSON to stdout",
         epilog=_OPERAND_RULE,
@@ -269,16 +309,22 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
     )
     _add_parse_options(apply)
     apply.set_defaults(run=_apply, misuse=_apply_misuse)
+    return apply
 
-    sample = commands.add_parser("sample", help="write realistic Kibo CustomerAuthTicket documents")
+
+def _sample_parser(add_command: _AddCommand) -> _Parser:
+    sample = add_command("sample", help="write realistic Kibo CustomerAuthTicket documents")
     sample.add_argument("-n", type=_at_least(0), default=10, help="how many tickets (default: 10)")
     sample.add_argument("--seed", type=int, default=0, help="the same seed gives the same tickets")
     sample.add_argument(
         "--format", choices=("ndjson", "json"), default="ndjson", help="one per line, or an array"
     )
     sample.set_defaults(run=_sample)
+    return sample
 
-    mock = commands.add_parser(
+
+def _mock_parser(add_command: _AddCommand) -> _Parser:
+    mock = add_command(
         "mock",
         help="serve a mock of Kibo's API (uvicorn): anonymous-shopper auth tickets, application "
         "tokens, the tenant lookup, and every GET operation of an OpenAPI document",
@@ -324,7 +370,7 @@ def _parser() -> tuple[_Parser, dict[str, _Parser]]:
         "--no-access-log", action="store_true", help="do not log each request on stdout"
     )
     mock.set_defaults(run=_mock)
-    return parser, {"check": check, "apply": apply, "sample": sample, "mock": mock}
+    return mock
 
 
 class _Version(argparse.Action):
@@ -480,12 +526,12 @@ def _check(arguments: argparse.Namespace) -> int:
             "canonical": str(projection),
             "case_insensitive": projection.case_insensitive,
             "paths": paths,
-            "tree": _mask_json(projection.mask),
+            "tree": _mask_json(mask_of(projection)),
         }
         sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_APPEND_NEWLINE))
         return 0
     print(str(projection) or "(empty: the whole document)")
-    print("\n".join(_draw(projection.mask)))
+    print("\n".join(_draw(mask_of(projection))))
     if paths is not None:
         print("paths: " + ", ".join(paths))
     return 0
@@ -645,7 +691,7 @@ def _apply(arguments: argparse.Namespace) -> int:
             total = os.fstat(source.fileno()).st_size
         progress = stack.enter_context(_Progress(total)) if sys.stderr.isatty() else None
         project_stream(
-            projection.compiled(),
+            compiled(projection),
             source,
             sys.stdout.buffer,
             path=arguments.file,
@@ -713,8 +759,11 @@ class _Rejected:
 
 def _apply_on_dask(arguments: argparse.Namespace, projection: Projection) -> int:
     """``apply --dask [ADDRESS] --output DIR FILE...``: NDJSON files projected on a cluster."""
+    import threading
+
     try:
         # Imported here: the extra is optional, and the command starts sooner without it.
+        import dask
         from distributed import Client, LocalCluster
 
         from .dask import project_ndjson
@@ -736,11 +785,24 @@ def _apply_on_dask(arguments: argparse.Namespace, projection: Projection) -> int
                 )
                 return 2
         else:
+            if sys.platform == "linux" and threading.active_count() == 1:
+                # Forked, the workers start at once; spawned, as Dask does by default, each
+                # starts an interpreter and imports Dask again: 2 s of a 1 GB run, measured.
+                # A fork copies the locks other threads hold, never to be released: so only
+                # from a process with no thread but this one, as the command run on its own
+                # is, not one that called ``main`` with threads of its own. Dask then forks
+                # from a thread of its own, the others its own, and Python renews the locks of
+                # logging and threading in the child. (macOS, Windows: no safe fork.)
+                method = {"distributed.worker.multiprocessing-method": "fork"}
+                stack.enter_context(dask.config.set(method))
             cluster = LocalCluster(
                 n_workers=arguments.workers or _cores(),
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # Without a dashboard the scheduler still serves HTTP, on port 8787 unless
+                # told otherwise, and says so on stderr when another cluster holds that port.
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             )
             stack.enter_context(cluster)
             client = stack.enter_context(Client(cluster))

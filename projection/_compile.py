@@ -9,12 +9,9 @@ applier's on the decoded document, and is valid UTF-8; invalid JSON raises ``Pay
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from itertools import count
 from operator import attrgetter
 from typing import Any, Final, NamedTuple, TypeAlias
@@ -39,7 +36,7 @@ from ._scan import (
 )
 from ._schema import PRIMITIVE, Schema, Scope, arrange
 
-__all__ = ["Compiled", "collector_paused"]
+__all__ = ["Compiled"]
 
 # Two ways to apply a node, chosen per node (and per schema type below it) when compiling:
 #
@@ -83,32 +80,9 @@ Projected: TypeAlias = Any
 
 _struct_names = count()
 
-# Decoding a large array allocates many lists, each of which counts towards the cyclic garbage
-# collector's thresholds; the collections it triggers find nothing (decoded values hold no cycles)
-# yet cost about a tenth of the run. Large inputs, and blocks of NDJSON, are projected with the
-# collector paused.
+# A document this large goes straight to the careful path: where the short path's first try fails
+# (a shape the Structs do not take, invalid UTF-8 kept), it may have decoded all of it for nothing.
 _LARGE: Final = 1 << 20
-_pause_lock = threading.Lock()
-_pausing = 0
-_collector_was_enabled = False
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector; nested and concurrent pauses restore it once."""
-    global _pausing, _collector_was_enabled
-    with _pause_lock:
-        if _pausing == 0:
-            _collector_was_enabled = gc.isenabled()
-            gc.disable()
-        _pausing += 1
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _pausing -= 1
-            if _pausing == 0 and _collector_was_enabled:
-                gc.enable()
 
 
 class _Field(NamedTuple):
@@ -186,8 +160,12 @@ def _struct(node: Node, scope: Scope | None, inner: Inner) -> tuple[Any, list[_F
         forbid_unknown_fields=forbid,
         omit_defaults=bool(checked),
         namespace=namespace,
-        # Decoded trees hold no reference cycles (Raw leaves, fresh Structs, lists and dicts), so
-        # the collector need not track these instances.
+        # Untracked by the cyclic garbage collector, so that decoding thousands of documents
+        # neither triggers its collections nor gives them more to walk. Untracked objects in a
+        # cycle would never be freed, but these form none: a decoded tree is built fresh from
+        # JSON text, each node new and referenced by its parent only (Raw leaves, these Structs,
+        # lists and dicts of them), and finishing it only puts in values projected from its own
+        # text, or UNSET.
         gc=False,
     )
     element = defined | None | bool
@@ -261,10 +239,10 @@ class Compiled:
     """
 
     __slots__ = (
+        "_case_insensitive",
         "_encode",
         "_encode_lines",
         "_fast",
-        "_folded",
         "_mask",
         "_may_type",
         "_root",
@@ -284,7 +262,7 @@ class Compiled:
         """Compile ``mask``; ``typed=False`` takes the generic path everywhere: no msgspec types to
         build, for a projection used once, and for tests that compare both paths."""
         self._mask = mask
-        self._folded = case_insensitive
+        self._case_insensitive = case_insensitive
         self._schema = schema
         self._root = None if schema is None else _schema.root(schema)
         encoder = msgspec.json.Encoder()
@@ -307,7 +285,7 @@ class Compiled:
 
     @property
     def case_insensitive(self) -> bool:
-        return self._folded
+        return self._case_insensitive
 
     @property
     def schema(self) -> Schema | None:
@@ -335,7 +313,7 @@ class Compiled:
     def project_documents(self, documents: Iterable[bytes | memoryview]) -> bytes | None:
         """Documents projected into NDJSON with the least Python per document, or None.
 
-        Meant for many documents at once: the caller pauses the collector (``collector_paused``).
+        Meant for many documents at once, such as a block of NDJSON (``_bulk.project_block``).
 
         Only a typed projection takes them all at once; an invalid document, a blank one or a
         shape the Structs do not take give None, and the caller goes one by one. Each document
@@ -477,14 +455,14 @@ class Compiled:
         at = None if scope is None else _schema.level(scope)
         if at is not None and at.rank:
             # The schema's order, keys it lacks after them (rule 8).
-            pairs = kept(mask, document, folded=self._folded)
+            pairs = kept(mask, document, case_insensitive=self._case_insensitive)
             return {
                 key: inner(entry, below, document[key])
-                for key, entry, below in arrange(pairs, at, self._folded, document)
+                for key, entry, below in arrange(pairs, at, self._case_insensitive, document)
             }
         below = None if at is None else at.beyond
         default = mask.default
-        if default is not DROP and not self._folded:
+        if default is not DROP and not self._case_insensitive:
             # The decoded dict is already in the order rule 8 asks here, each key at its first
             # position with its last value: values change in place. Keys the node does not name
             # take the default, which for exclusions (a gateway's policy) keeps them as they are.
@@ -503,7 +481,7 @@ class Compiled:
                     else:
                         document[key] = inner(entry, below, document[key])
             return document
-        if default is DROP and not self._folded:
+        if default is DROP and not self._case_insensitive:
             # The entries' order (rule 8): each one the document has, its value projected.
             projected = {}
             get, value_of = document.get, self._value
@@ -514,27 +492,19 @@ class Compiled:
             return projected
         return {
             key: inner(entry, below, document[key])
-            for key, entry in kept(mask, document, folded=self._folded)
+            for key, entry in kept(mask, document, case_insensitive=self._case_insensitive)
         }
 
 
 def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
-    """``function(data)``, checked to be valid UTF-8, decoding failures raised as ``PayloadError``.
-
-    The collector is paused for large inputs; a plain function, since a context manager would
-    cost more than msgspec takes for a small document.
-    """
+    """``function(data)``, checked to be valid UTF-8; decoding failures as ``PayloadError``."""
     try:
-        if len(data) < _LARGE:
-            output = function(data)
-        else:
-            with collector_paused():
-                output = function(data)
+        output = function(data)
     except (msgspec.DecodeError, UnicodeError) as error:
         # Older msgspec raises a UnicodeError for a key that is not UTF-8, newer a DecodeError.
         if _BYTE_OFFSET.search(str(error)) is None and invalid_utf8(data) is not None:
             return _despite_invalid_utf8(function, data)
-        raise _payload_error(error, data) from None
+        raise _decode_error(error, data) from None
     except RecursionError:
         raise _too_deep_error(data) from None
     if invalid_utf8(output) is not None:
@@ -559,7 +529,7 @@ def _despite_invalid_utf8(function: Callable[[bytes], bytes], data: bytes) -> by
     try:
         output = function(sanitized)
     except (msgspec.DecodeError, UnicodeError) as error:
-        raise _payload_error(error, sanitized) from None
+        raise _decode_error(error, sanitized) from None
     except RecursionError:
         raise _too_deep_error(data) from None
     if kept_invalid_utf8(data, function) is not None:
@@ -573,7 +543,8 @@ def _validated(data: bytes) -> bytes:
     return data
 
 
-def _payload_error(error: msgspec.DecodeError | UnicodeError, data: bytes) -> PayloadError:
+def _decode_error(error: msgspec.DecodeError | UnicodeError, data: bytes) -> PayloadError:
+    """The ``PayloadError`` for the decoder's ``error`` on ``data``, placed at the fault."""
     detail = str(error).removeprefix("JSON is malformed: ")
     match = _BYTE_OFFSET.search(detail)
     if match is None:

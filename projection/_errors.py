@@ -126,12 +126,13 @@ class PayloadError(ProjectionError):
 
     def __reduce__(self) -> tuple[object, ...]:
         # Errors cross process boundaries in bulk runs; keep the keyword attributes.
-        return (_payload_error, (str(self), self.pos, self.line, self.index))
+        return (_restore_payload_error, (str(self), self.pos, self.line, self.index))
 
 
-def _payload_error(
+def _restore_payload_error(
     message: str, pos: int | None, line: int | None, index: int | None
 ) -> PayloadError:
+    """The ``PayloadError`` that ``__reduce__`` described, made again where it is unpickled."""
     return PayloadError(message, pos=pos, line=line, index=index)
 
 

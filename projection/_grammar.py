@@ -1,9 +1,7 @@
 """Text to syntax: the responseFields grammar parsed by lark (LALR, transformer inline, made once).
 
-The parser's tables ship with the grammar, as lark saves them: building them from the grammar
-takes 14 ms of each process's first parse, loading them half a millisecond. They are loaded only
-when saved from the same grammar, lark options and lark version; otherwise lark builds them. After
-editing the grammar, save them again: ``python grammar/save_tables.py``.
+The parser is made from the tables saved beside the grammar when they are current (``_tables``),
+else built by lark from the grammar.
 
 ``parse_syntax(text, limits)`` checks the length, then the syntax, then depth and item count left to
 right, and returns the items in source order; it raises only ``ProjectionSyntaxError`` and
@@ -17,44 +15,31 @@ fifty calls. Whatever it cannot read, lark parses again: every error is lark's, 
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable
-from pathlib import Path
 from types import CodeType
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
-import lark
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.grammar import Rule, Symbol, Terminal
 from lark.lexer import BasicLexer
 from lark.parsers.lalr_analysis import Shift
 
+from . import _tables
 from ._errors import ProjectionLimitError, ProjectionSyntaxError
 
-if TYPE_CHECKING:
-    from importlib.resources.abc import Traversable
-
 __all__ = [
-    "DEPTH_CEILING",
     "MAX_DEPTH",
     "MAX_ITEMS",
     "MAX_LENGTH",
-    "TABLES_FILE",
+    "OPTIONS",
     "Item",
     "Limits",
     "Name",
     "Selection",
     "build_parser",
-    "grammar_text",
     "parse_syntax",
-    "repository_data_file",
-    "save_tables",
-    "tables_header",
 ]
-
-_GRAMMAR_FILE: Final = "responsefields.lark"
-TABLES_FILE: Final = "responsefields.lalr"
 
 
 class Name(NamedTuple):
@@ -80,7 +65,7 @@ Selection = tuple[Item, ...]
 MAX_LENGTH: Final = 4096
 MAX_DEPTH: Final = 32
 MAX_ITEMS: Final = 1024
-DEPTH_CEILING: Final = 128
+_DEPTH_CEILING: Final = 128
 
 
 class Limits(NamedTuple):
@@ -94,31 +79,11 @@ class Limits(NamedTuple):
         """These limits, or ``ValueError`` if one is out of range."""
         if self.max_length < 0 or self.max_items < 0:
             raise ValueError(f"max_length and max_items must be 0 or more: {self}")
-        if not 1 <= self.max_depth <= DEPTH_CEILING:
+        if not 1 <= self.max_depth <= _DEPTH_CEILING:
             raise ValueError(
-                f"max_depth must be between 1 and {DEPTH_CEILING}, not {self.max_depth}"
+                f"max_depth must be between 1 and {_DEPTH_CEILING}, not {self.max_depth}"
             )
         return self
-
-
-def grammar_text() -> str:
-    """The grammar, as the package ships it."""
-    return _data_file(_GRAMMAR_FILE).read_text(encoding="utf-8")
-
-
-def _data_file(name: str) -> Traversable:
-    """A file of the installed package's data, or of the repository for an editable install."""
-    import importlib.resources  # only here: importing it costs more than the rest of parsing
-
-    shipped = importlib.resources.files("projection") / "_data" / name
-    if shipped.is_file():
-        return shipped
-    return repository_data_file(name)
-
-
-def repository_data_file(name: str) -> Path:
-    """Where the repository keeps a file that the wheel ships as package data."""
-    return Path(__file__).resolve().parent.parent / "grammar" / name
 
 
 # Tuples made without the Python-level ``__new__`` of a NamedTuple: parsing is mostly this.
@@ -181,7 +146,8 @@ def _start(token: Token) -> int:
     return -1 if token.start_pos is None else token.start_pos
 
 
-_OPTIONS: Final[dict[str, Any]] = {
+# How lark makes the parser; the saved tables are only for these options.
+OPTIONS: Final[dict[str, Any]] = {
     "parser": "lalr",
     "lexer": "basic",  # no two terminals compete for the same text
     "propagate_positions": False,
@@ -192,36 +158,14 @@ _OPTIONS: Final[dict[str, Any]] = {
 @functools.cache
 def _parser() -> Lark:
     """The parser: its saved tables loaded if they were saved from this grammar, or built."""
-    text = grammar_text()
-    try:
-        with _data_file(TABLES_FILE).open("rb") as file:
-            if file.readline() == tables_header(text):
-                return Lark.load(file)
-    except FileNotFoundError:
-        pass
-    return build_parser(text)
+    text = _tables.grammar_text()
+    loaded = _tables.load(text, OPTIONS)
+    return build_parser(text) if loaded is None else loaded
 
 
 def build_parser(text: str) -> Lark:
     """A parser for the grammar ``text``, its tables built by lark."""
-    return Lark(text, transformer=_ToSyntax(), **_OPTIONS)
-
-
-def tables_header(text: str) -> bytes:
-    """The first line of the tables saved from ``text``: lark's version, a digest of both.
-
-    The digest covers the grammar and the options; the transformer is saved as its class's name.
-    """
-    source = f"{sorted(_OPTIONS.items())}\n{text}".encode()
-    return f"lark {lark.__version__} {hashlib.sha256(source).hexdigest()}\n".encode()
-
-
-def save_tables(path: Path) -> None:
-    """Save at ``path`` the tables of the parser built from the grammar, after their header."""
-    text = grammar_text()
-    with path.open("wb") as file:
-        file.write(tables_header(text))
-        build_parser(text).save(file)
+    return Lark(text, transformer=_ToSyntax(), **OPTIONS)
 
 
 # -- the fast parser: lark's tables, a compact loop ------------------------------------------
@@ -406,72 +350,96 @@ class _FastParser:
         """
         if not reduced:
             return list.append if terminal in self.kept else None
-        namespace: dict[str, Any] = {}
-        lines: list[str] = []
-        top: list[str] = []  # locals holding the topmost values, the deepest first
-
-        def fresh(value: str) -> str:
-            name = f"v{len(lines)}"
-            lines.append(f"{name} = {value}")
-            return name
-
-        def take(count: int, tokens: tuple[str | None, ...]) -> list[str]:
-            """The top ``count`` values as locals, off the stack, tokens made values."""
-            while len(top) < count:
-                top.insert(0, fresh("values.pop()"))
-            taken = top[len(top) - count :]
-            del top[len(top) - count :]
-            for index, terminal in enumerate(tokens):
-                if terminal is not None:
-                    namespace[f"t_{terminal}"] = self.names[terminal]
-                    match = taken[index]
-                    taken[index] = fresh(f"t_{terminal}(({match}[0], {match}.start()))")
-            return taken
-
+        step = _Step(self.names)
         for number, rule in enumerate(reduced):
-            recipe = self.recipes[rule]
-            count = len(recipe.bags)
-            if recipe.handler is None and recipe.single:
-                top.extend(take(1, recipe.tokens))  # one value, spliced as it is
-            elif recipe.handler is None and count and recipe.bags[0] and not any(recipe.bags[1:]):
-                # Left recursion: the list grows in place, as in lark's tree builder.
-                rest = take(count - 1, recipe.tokens[1:])
-                bag = top[-1] if top else "values[-1]"
-                if len(rest) == 1:
-                    lines.append(f"{bag}.append({rest[0]})")
-                elif rest:
-                    lines.append(f"{bag}.extend(({', '.join(rest)},))")
-            else:
-                taken = take(count, recipe.tokens)
-                spliced = [
-                    f"*{name}" if bag else name
-                    for name, bag in zip(taken, recipe.bags, strict=True)
-                ]
-                value = f"[{', '.join(spliced)}]"
-                if recipe.handler is not None:
-                    namespace[f"h{number}"] = recipe.handler
-                    value = f"h{number}({value})"
-                top.append(fresh(value))
+            step.reduce(number, self.recipes[rule])
         if terminal == _END:
-            lines.append(f"return {top[-1] if top else 'values[-1]'}")
+            step.give_last()
         else:
-            if terminal in self.kept:
-                top.append("match")
-            # The last value taken off the stack and the first put back share their place.
-            pops = [index for index, line in enumerate(lines) if line.endswith("values.pop()")]
-            if top and pops and not any("values[" in line for line in lines[pops[-1] :]):
-                lines[pops[-1]] = lines[pops[-1]].replace("values.pop()", "values[-1]")
-                lines.append(f"values[-1] = {top.pop(0)}")
-            if len(top) == 1:
-                lines.append(f"values.append({top[0]})")
-            elif top:
-                lines.append(f"values.extend(({', '.join(top)},))")
-        source = "def step(values, match):\n" + "".join(f"    {line}\n" for line in lines)
+            step.push(kept=terminal in self.kept)
+        source = step.source()
         code = self.code.get(source)
         if code is None:
             self.code[source] = code = compile(source, "<projection step>", "exec")
-        exec(code, namespace)  # defines the step, in a namespace of its own
-        return namespace["step"]
+        exec(code, step.namespace)  # defines the step, in a namespace of its own
+        return step.namespace["step"]
+
+
+class _Step:
+    """The source of one step, written line by line: a function of the values (lark's stack) and
+    the match of the token shifted, which it runs as the rules reduced do."""
+
+    def __init__(self, names: dict[str, Callable[[tuple[str, int]], Any]]) -> None:
+        self.names = names  # the value of each terminal's token, by its name
+        self.namespace: dict[str, Any] = {}
+        self.lines: list[str] = []
+        self.top: list[str] = []  # locals holding the topmost values, the deepest first
+
+    def fresh(self, value: str) -> str:
+        """A new local holding ``value``."""
+        name = f"v{len(self.lines)}"
+        self.lines.append(f"{name} = {value}")
+        return name
+
+    def take(self, count: int, tokens: tuple[str | None, ...]) -> list[str]:
+        """The top ``count`` values as locals, off the stack, tokens made values."""
+        top = self.top
+        while len(top) < count:
+            top.insert(0, self.fresh("values.pop()"))
+        taken = top[len(top) - count :]
+        del top[len(top) - count :]
+        for index, terminal in enumerate(tokens):
+            if terminal is not None:
+                self.namespace[f"t_{terminal}"] = self.names[terminal]
+                match = taken[index]
+                taken[index] = self.fresh(f"t_{terminal}(({match}[0], {match}.start()))")
+        return taken
+
+    def reduce(self, number: int, recipe: _Recipe) -> None:
+        """Reduce the ``number``-th rule of the step, as ``recipe`` says."""
+        count = len(recipe.bags)
+        if recipe.handler is None and recipe.single:
+            self.top.extend(self.take(1, recipe.tokens))  # one value, spliced as it is
+        elif recipe.handler is None and count and recipe.bags[0] and not any(recipe.bags[1:]):
+            # Left recursion: the list grows in place, as in lark's tree builder.
+            rest = self.take(count - 1, recipe.tokens[1:])
+            bag = self.top[-1] if self.top else "values[-1]"
+            if len(rest) == 1:
+                self.lines.append(f"{bag}.append({rest[0]})")
+            elif rest:
+                self.lines.append(f"{bag}.extend(({', '.join(rest)},))")
+        else:
+            taken = self.take(count, recipe.tokens)
+            spliced = [
+                f"*{name}" if bag else name for name, bag in zip(taken, recipe.bags, strict=True)
+            ]
+            value = f"[{', '.join(spliced)}]"
+            if recipe.handler is not None:
+                self.namespace[f"h{number}"] = recipe.handler
+                value = f"h{number}({value})"
+            self.top.append(self.fresh(value))
+
+    def give_last(self) -> None:
+        """End the step at the end of the input: it returns the last value."""
+        self.lines.append(f"return {self.top[-1] if self.top else 'values[-1]'}")
+
+    def push(self, *, kept: bool) -> None:
+        """End the step: the values left on top go back on the stack, then the match if ``kept``."""
+        top, lines = self.top, self.lines
+        if kept:
+            top.append("match")
+        # The last value taken off the stack and the first put back share their place.
+        pops = [index for index, line in enumerate(lines) if line.endswith("values.pop()")]
+        if top and pops and not any("values[" in line for line in lines[pops[-1] :]):
+            lines[pops[-1]] = lines[pops[-1]].replace("values.pop()", "values[-1]")
+            lines.append(f"values[-1] = {top.pop(0)}")
+        if len(top) == 1:
+            lines.append(f"values.append({top[0]})")
+        elif top:
+            lines.append(f"values.extend(({', '.join(top)},))")
+
+    def source(self) -> str:
+        return "def step(values, match):\n" + "".join(f"    {line}\n" for line in self.lines)
 
 
 def _filtered(symbol: Symbol) -> bool:

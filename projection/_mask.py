@@ -3,7 +3,8 @@
 A mask is ``DROP``, ``WHOLE`` or a ``Node`` (a default mask plus ordered entries). Masks are
 immutable, always simplified, and compare as SEMANTICS.md says: entry order counts only under a
 ``DROP`` default. ``build`` turns parsed syntax into a mask; ``union`` and ``compose`` are closed
-over masks.
+over masks. ``trie`` gathers paths into one trie, walked once: the exclusions ``build`` applies,
+and the FieldMask paths of ``_paths``.
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ from ._grammar import Item, Name, Selection
 
 __all__ = [
     "DROP",
+    "END",
     "WHOLE",
     "Leaf",
     "Mask",
     "MaskTooLargeError",
     "Node",
+    "Trie",
     "build",
     "compose",
     "kept",
     "node",
+    "trie",
     "union",
 ]
 
@@ -111,19 +115,20 @@ def node(default: Mask, entries: Iterable[tuple[str, Mask]]) -> Mask:
 NOTHING: Final = node(DROP, ())
 
 
-def kept(level: Node, keys: Iterable[str], *, folded: bool) -> list[tuple[str, Mask]]:
+def kept(level: Node, keys: Iterable[str], *, case_insensitive: bool) -> list[tuple[str, Mask]]:
     """The document ``keys`` that ``level`` keeps, in output order (rule 8), each with its mask.
 
-    A DROP-default node keeps its entries' order; with ``folded`` names, the several spellings of
-    one entry come out together, in document order. Any other node keeps the document's order.
+    A DROP-default node keeps its entries' order; with ``case_insensitive`` names, the several
+    spellings of one entry come out together, in document order. Any other node keeps the
+    document's order.
     """
     if level.default is not DROP:
         if not level.entries:  # "*(...)": every key, one mask
             return [(key, level.default) for key in keys]
         gives = level.gives
-        chosen = ((key, gives(key.casefold() if folded else key)) for key in keys)
+        chosen = ((key, gives(key.casefold() if case_insensitive else key)) for key in keys)
         return [(key, mask) for key, mask in chosen if mask is not DROP]
-    if not folded:
+    if not case_insensitive:
         present = keys if isinstance(keys, (dict, set, frozenset)) else set(keys)
         return [(key, mask) for key, mask in level.entries.items() if key in present]
     spellings: dict[str, list[str]] = {}
@@ -136,7 +141,7 @@ def kept(level: Node, keys: Iterable[str], *, folded: bool) -> list[tuple[str, M
 
 def union(left: Mask, right: Mask) -> Mask:
     """Keeps every path that ``left`` or ``right`` keeps; entries in left's order, then right's."""
-    return _Builder(fold=False, max_entries=None).union((left, right))
+    return _Builder(case_insensitive=False, max_entries=None).union((left, right))
 
 
 def compose(outer: Mask, inner: Mask) -> Mask:
@@ -163,22 +168,24 @@ class MaskTooLargeError(Exception):
     """Building a mask was stopped: it would hold more entries than it may."""
 
 
-def build(selection: Selection, *, fold: bool = False, max_entries: int | None = None) -> Mask:
-    """The mask of a parsed selection; with ``fold`` every name is folded with ``str.casefold``.
+def build(
+    selection: Selection, *, case_insensitive: bool = False, max_entries: int | None = None
+) -> Mask:
+    """The mask of a parsed selection; ``case_insensitive``, every name folded by ``str.casefold``.
 
     A mask can hold more than its text names: ``-*/x`` copies ``x`` into every entry, and the
     union of ``*(...)`` groups gives each key every group. With ``max_entries``, building stops
     with ``MaskTooLargeError`` as soon as the entries made pass it, before the work grows with
     the product of the two.
     """
-    return _Builder(fold, max_entries).build(selection)
+    return _Builder(case_insensitive, max_entries).build(selection)
 
 
 class _Builder:
     """Builds masks, counting the entries of the nodes it makes against a bound, if any."""
 
-    def __init__(self, fold: bool, max_entries: int | None) -> None:
-        self._fold = fold
+    def __init__(self, case_insensitive: bool, max_entries: int | None) -> None:
+        self._case_insensitive = case_insensitive
         self._left = max_entries
 
     def _charge(self, entries: int) -> None:
@@ -195,7 +202,6 @@ class _Builder:
         repeated: dict[str, list[Mask]] = {}
         wildcards: list[Mask] = []
         excludes: list[tuple[Name, ...]] = []
-        fold = self._fold
         for path, group, exclude in selection:
             if exclude:
                 excludes.append(path)
@@ -211,7 +217,7 @@ class _Builder:
             if key is None:
                 wildcards.append(mask)
                 continue
-            if fold:
+            if self._case_insensitive:
                 key = key.casefold()
             if key in includes:
                 repeated.setdefault(key, [includes[key]]).append(mask)
@@ -230,13 +236,9 @@ class _Builder:
             result = WHOLE
         if not excludes:
             return result
-        trie: _Trie = {}
-        for path in excludes:
-            level = trie
-            for name in path:
-                level = level.setdefault(_key(name, self._fold), {})
-            level[_END] = {}
-        return self.exclude(result, trie)
+        folding = self._case_insensitive
+        paths = ([_key(name, folding) for name in path] for path in excludes)
+        return self.exclude(result, trie(paths))
 
     def union(self, masks: Sequence[Mask]) -> Mask:
         """Keeps every path that any of ``masks`` keeps; entries in the order they first come.
@@ -280,14 +282,14 @@ class _Builder:
             entries.append((key, self.union([mask for _, mask in sequence])))
         return node(self.union(list(holders)), entries)
 
-    def exclude(self, mask: Mask, trie: _Trie) -> Mask:
+    def exclude(self, mask: Mask, trie: Trie) -> Mask:
         """``mask`` without every path of ``trie``, as if excluded one after another."""
         if mask is DROP:
             return DROP
         target = Node(WHOLE, {}) if mask is WHOLE else mask
         assert isinstance(target, Node)
         every = trie.get(None)
-        if every is not None and _END in every:
+        if every is not None and END in every:
             return NOTHING
         named = [key for key in trie if isinstance(key, str) and key not in target.entries]
         excluded: list[tuple[str, Mask]] = []
@@ -295,7 +297,7 @@ class _Builder:
             below = _merged(every, trie.get(key))
             if below is None:
                 excluded.append((key, target.entries[key]))
-            elif _END in below:
+            elif END in below:
                 excluded.append((key, DROP))
             else:
                 excluded.append((key, self.exclude(target.gives(key), below)))
@@ -306,20 +308,31 @@ class _Builder:
         return made
 
 
-def _key(name: Name, fold: bool) -> str | None:
-    if name.key is None or not fold:
+def _key(name: Name, case_insensitive: bool) -> str | None:
+    if name.key is None or not case_insensitive:
         return name.key
     return name.key.casefold()
 
 
-# Exclusion paths as a trie: a key (None for "*") leads to the paths below it; _END marks a path
-# that ends there. Applying them all in one walk costs the size of the mask times the size of the
-# trie; one at a time, "-*/x" items would each copy every entry again.
-_Trie: TypeAlias = dict[object, "_Trie"]
-_END: Final = object()
+# Paths as a trie: a key (None for "*") leads to the paths below it; END marks a path that ends
+# there. Exclusions are applied all at once through one: in one walk, the cost is the size of the
+# mask times the size of the trie; one at a time, "-*/x" items would each copy every entry again.
+Trie: TypeAlias = dict[object, "Trie"]
+END: Final = object()
 
 
-def _merged(first: _Trie | None, second: _Trie | None) -> _Trie | None:
+def trie(paths: Iterable[Iterable[str | None]]) -> Trie:
+    """``paths`` (each a sequence of keys, None for "*") as a trie, each path ending in ``END``."""
+    root: Trie = {}
+    for path in paths:
+        level = root
+        for key in path:
+            level = level.setdefault(key, {})
+        level[END] = {}
+    return root
+
+
+def _merged(first: Trie | None, second: Trie | None) -> Trie | None:
     """The paths of both tries (either may be None, for no paths)."""
     if first is None or second is None:
         return second if first is None else first

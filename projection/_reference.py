@@ -30,26 +30,28 @@ def apply(
     return _apply(mask, value, case_insensitive, None if schema is None else schema_root(schema))
 
 
-def _apply(mask: Mask, value: Any, folded: bool, scope: Scope | None) -> Any:
+def _apply(mask: Mask, value: Any, case_insensitive: bool, scope: Scope | None) -> Any:
     if mask is WHOLE:
         return value
     assert isinstance(mask, Node)
     if isinstance(value, dict):
-        return _apply_object(mask, value, folded, scope)
+        return _apply_object(mask, value, case_insensitive, scope)
     if isinstance(value, list):
-        return map_nested(value, lambda element: _apply(mask, element, folded, scope), _list_items)
+        return map_nested(
+            value, lambda element: _apply(mask, element, case_insensitive, scope), _list_items
+        )
     return value
 
 
 def _apply_object(
-    node: Node, value: dict[str, Any], folded: bool, scope: Scope | None
+    node: Node, value: dict[str, Any], case_insensitive: bool, scope: Scope | None
 ) -> dict[str, Any]:
-    pairs = kept(node, value, folded=folded)
+    pairs = kept(node, value, case_insensitive=case_insensitive)
     if scope is None:
-        return {key: _apply(mask, value[key], folded, None) for key, mask in pairs}
+        return {key: _apply(mask, value[key], case_insensitive, None) for key, mask in pairs}
     return {
-        key: _apply(mask, value[key], folded, below)
-        for key, mask, below in arrange(pairs, level(scope), folded, value)
+        key: _apply(mask, value[key], case_insensitive, below)
+        for key, mask, below in arrange(pairs, level(scope), case_insensitive, value)
     }
 
 

@@ -110,12 +110,15 @@ PRIMITIVE: Final = _Scope()
 """The scope of a value the schema says is a primitive: nothing can be below it."""
 
 
+_PRIMITIVE: Final = _Scope()
+
+
 class _Fields(NamedTuple):
     """The JSON names known in a scope, in schema order, each with its types (one per struct)."""
 
     types: dict[str, tuple[Any, ...]]
     # casefold -> the first JSON name with that casefold, in schema order.
-    folded: dict[str, str]
+    by_casefold: dict[str, str]
     rank: dict[str, int]
 
 
@@ -134,7 +137,7 @@ def _is_struct(value: object) -> TypeGuard[Schema]:
 
 
 def resolve(selection: Selection, schema: Schema, text: str, *, strict: bool) -> Selection:
-    """``selection`` with each name spelled as the schema spells it (DESIGN.md rule 10).
+    """``selection`` with each name spelled as the schema spells it (grammar/SEMANTICS.md, rule 10).
 
     A name matches a field's JSON name exactly, else ignoring case; if several fields differ only
     in case and none matches exactly, the first in schema order wins. Below ``*`` a name matches
@@ -191,7 +194,7 @@ def _resolve_name(
 def _match(fields: _Fields, name: str) -> str | None:
     if name in fields.types:
         return name
-    return fields.folded.get(name.casefold())
+    return fields.by_casefold.get(name.casefold())
 
 
 def _unknown(name: Name, fields: _Fields, path: tuple[str, ...], text: str) -> UnknownFieldError:
@@ -201,8 +204,8 @@ def _unknown(name: Name, fields: _Fields, path: tuple[str, ...], text: str) -> U
     if path and not fields.types:
         message += f": {'.'.join(path)!r} has no sub-fields"
         return UnknownFieldError(message, text, name.pos, dotted, None)
-    close = difflib.get_close_matches(written.casefold(), list(fields.folded), n=1)
-    suggestion = fields.folded[close[0]] if close else None
+    close = difflib.get_close_matches(written.casefold(), list(fields.by_casefold), n=1)
+    suggestion = fields.by_casefold[close[0]] if close else None
     if suggestion is not None:
         message += f": did you mean {suggestion!r}?"
     return UnknownFieldError(message, text, name.pos, dotted, suggestion)
@@ -218,8 +221,9 @@ def fit(mask: Mask, schema: Schema, *, strict: bool) -> Mask:
     casefolded (a case-insensitive projection): they are matched as ``resolve`` matches names.
     When ``strict``, entries the schema cannot have at their place are removed: only ``-*/rest``,
     which copies ``rest`` into every entry, puts them there, and they remove nothing from a
-    document of the schema. So the canonical text names only fields and parses again in strict
-    mode.
+    document of the schema. For the same reason a selection below a primitive, which only such a
+    copy puts there too (``*(x)`` copied into a field of strings), keeps it whole. So the
+    canonical text names only fields and parses again in strict mode.
     """
     return _fit(mask, _Scope((schema,)), strict)
 
@@ -227,6 +231,8 @@ def fit(mask: Mask, schema: Schema, *, strict: bool) -> Mask:
 def _fit(mask: Mask, scope: _Scope, strict: bool) -> Mask:
     if not isinstance(mask, Node):
         return mask
+    if strict and scope == _PRIMITIVE:
+        return WHOLE
     fields = _fields(scope)
     unknown = len(fields.rank)
     ranked: list[tuple[int, str, Mask]] = []
@@ -257,12 +263,12 @@ def _fields(scope: _Scope) -> _Fields:
             found.setdefault(tag_field, []).append(str)
         for field in msgspec.structs.fields(struct):
             found.setdefault(field.encode_name, []).append(field.type)
-    folded: dict[str, str] = {}
+    by_casefold: dict[str, str] = {}
     for key in found:
-        folded.setdefault(key.casefold(), key)
+        by_casefold.setdefault(key.casefold(), key)
     return _Fields(
         {key: tuple(kinds) for key, kinds in found.items()},
-        folded,
+        by_casefold,
         {key: rank for rank, key in enumerate(found)},
     )
 
@@ -309,14 +315,14 @@ class Level(NamedTuple):
     """What the schema says of an object met at one scope.
 
     ``rank`` gives each JSON name its place in schema order (empty where no Struct is known:
-    keys are data or unknown), ``folded`` the first name of each casefold. ``below`` is the scope
-    of each field's value and ``beyond`` that of a key the schema lacks: ``None`` where the
+    keys are data or unknown), ``by_casefold`` the first name of each casefold. ``below`` is the
+    scope of each field's value and ``beyond`` that of a key the schema lacks: ``None`` where the
     schema says nothing (``Any``, a name it does not know), ``PRIMITIVE`` where the value is a
     primitive. ``struct`` is the one Struct type the object is, if exactly one.
     """
 
     rank: dict[str, int]
-    folded: dict[str, str]
+    by_casefold: dict[str, str]
     below: dict[str, _Scope | None]
     beyond: _Scope | None
     struct: Schema | None
@@ -337,17 +343,17 @@ def level(scope: _Scope) -> Level:
     # A key the schema lacks: a mapping's value, or nothing known.
     beyond = _known(_below(scope, [])) if scope.values else None
     sole = len(scope.structs) == 1 and not scope.open and not scope.values
-    return Level(fields.rank, fields.folded, below, beyond, scope.structs[0] if sole else None)
+    return Level(fields.rank, fields.by_casefold, below, beyond, scope.structs[0] if sole else None)
 
 
 def arrange(
-    pairs: Iterable[tuple[str, Mask]], at: Level, folded: bool, keys: Iterable[str] = ()
+    pairs: Iterable[tuple[str, Mask]], at: Level, case_insensitive: bool, keys: Iterable[str] = ()
 ) -> list[tuple[str, Mask, _Scope | None]]:
     """The keys an object keeps (``kept``'s pairs) in the order rule 8 gives with a schema, each
     with its mask and the scope of its value.
 
     The schema's fields come first, in schema order, then the keys it lacks in the order of the
-    object's ``keys`` (the document's order); with ``folded`` keys, a key is the field of its
+    object's ``keys`` (the document's order); with ``case_insensitive``, a key is the field of its
     casefold, and several spellings of one field keep their order. Without fields (a mapping,
     nothing known) the order of ``pairs`` is kept.
     """
@@ -359,7 +365,7 @@ def arrange(
     placed: list[tuple[int, str, Mask, _Scope | None]] = []
     unknown = 0
     for key, mask in pairs:
-        field = at.folded.get(key.casefold()) if folded else key
+        field = at.by_casefold.get(key.casefold()) if case_insensitive else key
         if field is not None and field in rank:
             placed.append((rank[field], key, mask, below[field]))
         else:
@@ -423,15 +429,15 @@ def typed(mask: Mask, schema: Schema, *, case_insensitive: bool) -> Schema:
 
 
 @functools.lru_cache(maxsize=256)
-def _derive(mask: Mask, struct: Schema, folded: bool) -> Schema:
+def _derive(mask: Mask, struct: Schema, case_insensitive: bool) -> Schema:
     fields: list[tuple[str, Any, Any]] = []
     rename: dict[str, str] = {}
     for field in msgspec.structs.fields(struct):
-        key = field.encode_name.casefold() if folded else field.encode_name
+        key = field.encode_name.casefold() if case_insensitive else field.encode_name
         part = mask.gives(key) if isinstance(mask, Node) else mask
         if part is DROP:
             continue
-        annotation = field.type if part is WHOLE else _narrow(field.type, part, folded)
+        annotation = field.type if part is WHOLE else _narrow(field.type, part, case_insensitive)
         fields.append((field.name, annotation | msgspec.UnsetType, msgspec.UNSET))
         if field.encode_name != field.name:
             rename[field.name] = field.encode_name
@@ -449,19 +455,19 @@ def _derive(mask: Mask, struct: Schema, folded: bool) -> Schema:
     )
 
 
-def _narrow(annotation: Any, mask: Node, folded: bool) -> Any:
+def _narrow(annotation: Any, mask: Node, case_insensitive: bool) -> Any:
     """``annotation`` with each Struct inside it replaced by the Struct derived for ``mask``."""
     if _is_mapping(annotation):
-        return _narrow_mapping(annotation, mask, folded)
+        return _narrow_mapping(annotation, mask, case_insensitive)
     inner = _inside(annotation)
     if not inner:
         if _is_struct(annotation):
-            return _derive(mask, annotation, folded)
+            return _derive(mask, annotation, case_insensitive)
         return annotation
     # A loop, not a generator: each mask level costs as few frames as the other mask walks.
     rebuilt: list[Any] = []
     for arg in inner:
-        rebuilt.append(_narrow(arg, mask, folded))
+        rebuilt.append(_narrow(arg, mask, case_insensitive))
     narrowed = tuple(rebuilt)
     if narrowed == inner:
         return annotation
@@ -475,7 +481,7 @@ def _narrow(annotation: Any, mask: Node, folded: bool) -> Any:
     return origin[narrowed]
 
 
-def _narrow_mapping(annotation: Any, mask: Node, folded: bool) -> Any:
+def _narrow_mapping(annotation: Any, mask: Node, case_insensitive: bool) -> Any:
     """``dict[K, V]`` with ``V`` narrowed to what ``mask`` keeps of any value.
 
     The mask names keys, and each key's mask applies to its value: ``V`` is narrowed to the union
@@ -490,7 +496,7 @@ def _narrow_mapping(annotation: Any, mask: Node, folded: bool) -> Any:
     if not isinstance(merged, Node):
         return annotation
     key, value = typing.get_args(annotation)
-    narrowed = _narrow(value, merged, folded)
+    narrowed = _narrow(value, merged, case_insensitive)
     if narrowed == value:
         return annotation
     return typing.get_origin(annotation)[key, narrowed]

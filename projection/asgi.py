@@ -19,8 +19,8 @@ import orjson
 
 from . import _schema
 from ._errors import ExpressionError, PayloadError, ProjectionLimitError
+from ._projection import Projection, mask_of, parse
 from ._schema import Schema
-from ._tree import Projection, parse
 
 if TYPE_CHECKING:
     from .openapi import OpenAPI
@@ -217,14 +217,14 @@ class ResponseFieldsMiddleware:
     ) -> _Plan | bytes:
         """The plan for these expressions, policy and schema, or the 400 body rejecting an
         expression."""
-        fold = policy is not None and policy.case_insensitive
+        case_insensitive = policy is not None and policy.case_insensitive
         strict = self.strict and schema is not None
         requested: Projection | None = None
         for text in expressions:
             try:
                 parsed = parse(
                     text,
-                    case_insensitive=fold,
+                    case_insensitive=case_insensitive,
                     schema=schema,
                     strict=strict,
                     max_length=self.max_length,
@@ -244,8 +244,8 @@ class ResponseFieldsMiddleware:
             # and ``&`` keeps only a schema both sides share: the route's describes the response,
             # so the effective projection takes it, for its key order (rule 8) and typed paths.
             # Its mask stays as it is, names and all: the schema orders what it keeps.
-            mask = _schema.fit(effective.mask, schema, strict=False)
-            effective = Projection(mask, case_insensitive=fold, schema=schema)
+            mask = _schema.fit(mask_of(effective), schema, strict=False)
+            effective = Projection(mask, case_insensitive=case_insensitive, schema=schema)
         return _Plan(effective, guard, guard is None and _keeps_all(effective))
 
 

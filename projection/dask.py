@@ -12,8 +12,10 @@ import contextlib
 import errno
 import functools
 import io
+import itertools
 import os
 import sys
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,8 +25,8 @@ try:
     import dask
     import dask.bag
     import fsspec
-    from dask.bytes import read_bytes
     from dask.diagnostics import ProgressBar
+    from dask.utils import parse_bytes
     from fsspec.core import OpenFile, get_fs_token_paths
     from fsspec.implementations.local import LocalFileSystem
     from fsspec.utils import compressions, infer_compression
@@ -36,12 +38,12 @@ except ImportError as error:  # the edges of the library are optional; its core 
 
 from ._bulk import Block, input_start, project_block, then_rejected
 from ._errors import PayloadError
-from ._tree import Projection, parse
+from ._projection import Projection, compiled, parse
 
 if TYPE_CHECKING:
     from dask.delayed import Delayed
     from distributed import Client
-    from fsspec.spec import AbstractFileSystem
+    from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
     from ._compile import Compiled
 
@@ -57,6 +59,8 @@ _SUFFIXES: Final = {codec: f".{suffix}" for suffix, codec in reversed(compressio
 _GZIP_HINT: Final = (
     "its name does not say so (*.gz), so it was read as it is: rename it, or decompress it"
 )
+# Bytes read at a time to find where a line begins, near a block's border: most lines are shorter.
+_PROBE: Final = 1 << 16
 
 
 class Rejected(NamedTuple):
@@ -134,6 +138,7 @@ def project_ndjson(
         raise ValueError(f"on_error must be 'fail', 'skip' or 'report', not {on_error!r}")
     projection = _parsed(expression)
     fs, paths = _input_files(source)
+    blocks = _blocks(fs, paths, blocksize)
     codec = _output_codec(paths, compression)
     out_fs, root = fsspec.core.url_to_fs(os.fspath(destination))
     out_fs.makedirs(root, exist_ok=True)
@@ -142,7 +147,6 @@ def project_ndjson(
             errno.EEXIST, "the destination holds parts already", os.fspath(destination)
         )
 
-    blocks = _blocks(fs, paths, blocksize)
     digits = max(_DIGITS, len(str(len(blocks) - 1)))
     names = [
         f"{root.rstrip('/')}/part-{number:0{digits}d}.ndjson{_SUFFIXES.get(codec, '')}"
@@ -154,17 +158,16 @@ def project_ndjson(
     project = dask.delayed(_project_part, pure=False)
     tasks = [
         project(
-            data,
+            block,
             projection,
-            start,
             on_error != "fail",
-            _shown(fs, paths[file]),
+            _shown(fs, paths[block.file]),
             out_fs,
             name,
             codec,
             dask_key_name=f"project-ndjson-{run}-{number}",
         )
-        for number, ((file, start, data), name) in enumerate(zip(blocks, names, strict=True))
+        for number, (block, name) in enumerate(zip(blocks, names, strict=True))
     ]
     parts = _computed(tasks, client, progress)
 
@@ -238,42 +241,49 @@ def _output_codec(paths: list[str], compression: str | None) -> str | None:
     return codecs.pop() if len(codecs) == 1 else None
 
 
-def _blocks(
-    fs: AbstractFileSystem, paths: list[str], blocksize: int | str | None
-) -> list[tuple[int, bool, Delayed]]:
-    """Every block of every file, in input order: the file's index, whether the block starts
-    the file, and the block, to be read where it is projected.
+class _Source(NamedTuple):
+    """A block, to be read where it is projected: the lines of ``fs``'s ``path`` that begin at
+    byte ``start`` or after and before byte ``end``; ``end`` None for the whole file, as read
+    through ``codec``. ``file`` is the path's index among the run's files."""
 
-    ``read_bytes`` cuts only files that are not compressed; compressed ones are read whole, a
-    call for each codec.
+    fs: AbstractFileSystem
+    path: str
+    file: int
+    start: int
+    end: int | None
+    codec: str | None
+
+
+def _blocks(fs: AbstractFileSystem, paths: list[str], blocksize: int | str | None) -> list[_Source]:
+    """Every block of every file, in input order.
+
+    A file that is not compressed is cut into ranges of about ``blocksize`` bytes, as many as
+    fit, none if it is empty; a compressed one cannot be cut, and is one block, as is every
+    file without a ``blocksize``. Only sizes are asked for here: the workers find the lines.
     """
-    by_codec: dict[str | None, list[int]] = {}
-    for index, path in enumerate(paths):
-        by_codec.setdefault(infer_compression(path), []).append(index)
-    found: dict[int, list[Delayed]] = {}
-    for codec, indexes in by_codec.items():
-        _, per_file = read_bytes(
-            [fs.unstrip_protocol(paths[index]) for index in indexes],
-            delimiter=b"\n",
-            blocksize=None if codec else blocksize,
-            compression=codec,
-            sample=False,
+    size = parse_bytes(blocksize) if isinstance(blocksize, str) else blocksize
+    if size is not None and size < 1:
+        raise ValueError(f"blocksize must be a positive number of bytes or None, not {blocksize!r}")
+    blocks = []
+    for file, path in enumerate(paths):
+        codec = infer_compression(path)
+        if codec is not None or size is None:
+            blocks.append(_Source(fs, path, file, 0, None, codec))
+            continue
+        length = fs.size(path)
+        count = max(1, length // size)
+        borders = [length * number // count for number in range(count + 1)] if length else []
+        blocks += (
+            _Source(fs, path, file, start, end, None) for start, end in itertools.pairwise(borders)
         )
-        found.update(zip(indexes, per_file, strict=True))
-    return [
-        (index, number == 0, block)
-        for index in range(len(paths))
-        for number, block in enumerate(found[index])
-    ]
+    return blocks
 
 
-def _by_file(
-    paths: list[str], blocks: list[tuple[int, bool, Delayed]]
-) -> Iterator[tuple[str, list[int]]]:
+def _by_file(paths: list[str], blocks: list[_Source]) -> Iterator[tuple[str, list[int]]]:
     """Each file that has blocks, with the numbers of its blocks, in order."""
     numbers: dict[int, list[int]] = {}
-    for number, (file, _, _) in enumerate(blocks):
-        numbers.setdefault(file, []).append(number)
+    for number, block in enumerate(blocks):
+        numbers.setdefault(block.file, []).append(number)
     for file, found in numbers.items():
         yield paths[file], found
 
@@ -301,13 +311,12 @@ def _computed(tasks: list[Delayed], client: Client | None, progress: bool) -> li
 def _compiled(projection: Projection) -> Compiled:
     """The projection compiled once per worker process, however many tasks bring it: a task
     unpickles its own copy, and equal projections compile alike."""
-    return projection.compiled()
+    return compiled(projection)
 
 
 def _project_part(
-    data: bytes,
+    source: _Source,
     projection: Projection,
-    starts_file: bool,
     keep_going: bool,
     file: str,
     fs: AbstractFileSystem,
@@ -315,27 +324,76 @@ def _project_part(
     codec: str | None,
 ) -> _Part:
     """Project a block of ``file`` into the part named ``part``, as ``projection apply`` does."""
-    size = len(data)
-    if starts_file:
+    data, size = _read(source)
+    read = size
+    if source.start == 0:
+        # Its first line, as apply reads it.
+        head = bytes(memoryview(data)[: data.find(b"\n", 0, size) + 1 or size])
         try:
-            skipped = input_start(data, _GZIP_HINT)
+            skipped = input_start(head, _GZIP_HINT)
         except PayloadError as error:
             raise PayloadError(f"{file}: {error}", pos=error.pos) from None
-        if skipped:
-            data = data[skipped:]
-    block = project_block(_compiled(projection), data, len(data), keep_going)
+        if skipped:  # a copy, once for a file that starts with a byte order mark
+            data, size = data[skipped:size], size - skipped
+    block = project_block(_compiled(projection), data, size, keep_going)
     output = bytes(block.output)  # already bytes: a block projected here is never a view
     with OpenFile(fs, part, mode="wb", compression=codec) as sink:
         sink.write(output)
     return _Part(
-        size=size,
+        size=read,
         breaks=block.breaks,
-        lines_in=block.breaks + (bool(data) and not data.endswith(b"\n")),
+        lines_in=block.breaks + (size > 0 and data[size - 1] != ord("\n")),
         lines_out=output.count(b"\n"),
         bytes_out=len(output),
         # Without their tracebacks, which hold the block's frame and so its data.
         rejected=[(number, error.with_traceback(None)) for number, error in block.rejected],
     )
+
+
+# Each thread's buffer for the ranges it reads, kept from one block to the next (and so a
+# block's worth of memory for each worker thread between runs): memory new for each block costs
+# a page fault every 4 KiB, a fifth of a worker's time, measured.
+_kept = threading.local()
+
+
+def _read(source: _Source) -> tuple[bytes | bytearray, int]:
+    """The block's bytes and how many: a range read into the start of this thread's buffer,
+    which the next range read replaces; a whole file into memory of its own."""
+    fs, path, _, start, end, codec = source
+    if end is None:
+        with fs.open(path, "rb", compression=codec) as whole:
+            data: bytes = whole.read()
+        return data, len(data)
+    with fs.open(path, "rb") as file:
+        begin, stop = _line_start(file, start), _line_start(file, end)
+        size = stop - begin
+        buffer: bytearray | None = getattr(_kept, "buffer", None)
+        if buffer is None or len(buffer) < size:
+            buffer = _kept.buffer = bytearray(size)
+        file.seek(begin)
+        done = 0
+        with memoryview(buffer) as view:
+            while done < size:
+                count = file.readinto(view[done:size])
+                if not count:  # the file was cut short meanwhile
+                    break
+                done += count
+    return buffer, done
+
+
+def _line_start(file: AbstractBufferedFile, position: int) -> int:
+    """Where the first line that begins at ``position`` or after begins: there, or past the next
+    line break, or the end of the file."""
+    if position == 0:
+        return 0
+    position -= 1  # a line begins at ``position`` if a line break ends the one before
+    file.seek(position)
+    while probe := file.read(_PROBE):
+        found: int = probe.find(b"\n")
+        if found >= 0:
+            return position + found + 1
+        position += len(probe)
+    return position
 
 
 # -- bags -------------------------------------------------------------------------------------

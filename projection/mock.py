@@ -80,60 +80,71 @@ def create_app(
     ``token`` when given, or one the token route issued (401 otherwise). ``HEAD`` answers like
     ``GET`` without a body; other methods 405, other paths 404, a bad ``responseFields`` 400.
     """
-    tickets = anonymous_authtickets(seed=seed)
-    encode = msgspec.json.Encoder().encode
-    expected = None if token is None else token.encode("utf-8")
-    issuer = _Issuer(client_id, shared_secret)
+    return _Mock(
+        token=token, seed=seed, openapi=openapi, client_id=client_id, shared_secret=shared_secret
+    )
 
-    async def ticket(scope: Scope, receive: Receive, send: Send) -> None:
-        await _send(send, scope, 200, encode(next(tickets)))
 
-    async def tenant(scope: Scope, receive: Receive, send: Send) -> None:
-        await _send(send, scope, 200, encode(_tenant(scope["mock.found"], _host(scope), seed)))
+class _Mock:
+    """The app ``create_app`` makes: routes each request, checks its token, answers it."""
 
-    async def grant(scope: Scope, receive: Receive, send: Send) -> None:
-        await _send(send, scope, 200, encode(scope["mock.found"]))
+    def __init__(
+        self,
+        *,
+        token: str | None,
+        seed: int,
+        openapi: OpenAPI | None,
+        client_id: str | None,
+        shared_secret: str | None,
+    ) -> None:
+        self.seed = seed
+        self.tickets = anonymous_authtickets(seed=seed)
+        self.encode = msgspec.json.Encoder().encode
+        self.expected = None if token is None else token.encode("utf-8")
+        self.issuer = _Issuer(client_id, shared_secret)
+        self.documents = None if openapi is None else _Documents(openapi, seed)
+        # Every answer goes through the middleware, which honours responseFields.
+        self.routes: dict[str, ASGIApp] = {
+            name: ResponseFieldsMiddleware(answer, openapi=openapi)
+            for name, answer in (
+                ("ticket", self.ticket),
+                ("tenant", self.tenant),
+                ("grant", self.grant),
+                ("document", self.document),
+            )
+        }
 
-    documents = None if openapi is None else _Documents(openapi, seed)
-
-    async def document(scope: Scope, receive: Receive, send: Send) -> None:
-        assert documents is not None
-        await _send(send, scope, 200, documents.body(scope["mock.found"], scope))
-
-    def projected(handler: ASGIApp) -> ASGIApp:
-        return ResponseFieldsMiddleware(handler, openapi=openapi)
-
-    routes = {
-        "ticket": projected(ticket),
-        "tenant": projected(tenant),
-        "grant": projected(grant),
-        "document": projected(document),
-    }
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
-            return
-        if scope["type"] != "http":
+        elif scope["type"] != "http":
             return  # no websockets here: the server refuses the handshake
-        path, method = scope["path"], scope["method"]
-        if _OAUTH.fullmatch(path):
-            if method != "POST":
-                await _not_allowed(send, scope, "POST", "AppDev")
-                return
-            outcome = await issuer.grant(receive, scope)
-            if isinstance(outcome, _Refusal):
-                await _error(send, scope, *outcome, application="AppDev")
-                return
-            await routes["grant"]({**scope, "mock.found": outcome}, receive, send)
+        elif _OAUTH.fullmatch(scope["path"]):
+            await self.token_request(scope, receive, send)
+        else:
+            await self.resource_request(scope, receive, send)
+
+    async def token_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST .../authtickets/oauth``: an application token, or why not."""
+        if scope["method"] != "POST":
+            await _not_allowed(send, scope, "POST", "AppDev")
             return
-        route, found = _route(path, method, documents)
+        outcome = await self.issuer.grant(receive, scope)
+        if isinstance(outcome, _Refusal):
+            await _error(send, scope, *outcome, application="AppDev")
+            return
+        await self.routes["grant"]({**scope, "mock.found": outcome}, receive, send)
+
+    async def resource_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Any other request: its route's answer, once its method and its token are checked."""
+        path, method = scope["path"], scope["method"]
+        route, found = _route(path, method, self.documents)
         if route is None:
             message = f"No resource was found at {path}."
             await _error(send, scope, 404, "NOT_FOUND", message, {"path": path})
         elif method not in ("GET", "HEAD"):
             await _not_allowed(send, scope, "GET, HEAD")
-        elif not _authorized(scope, expected, issuer):
+        elif not _authorized(scope, self.expected, self.issuer):
             message = "Missing or invalid access token: send Authorization: Bearer <token>."
             challenge = [(b"www-authenticate", b"Bearer")]
             data = {"header": "Authorization"}
@@ -141,9 +152,23 @@ def create_app(
         elif isinstance(found, _Refusal):
             await _error(send, scope, *found)
         else:
-            await routes[route]({**scope, "mock.found": found}, receive, send)
+            await self.routes[route]({**scope, "mock.found": found}, receive, send)
 
-    return app
+    # -- the answers, each under the middleware ---------------------------------------------------
+
+    async def ticket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _send(send, scope, 200, self.encode(next(self.tickets)))
+
+    async def tenant(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = self.encode(_tenant(scope["mock.found"], _host(scope), self.seed))
+        await _send(send, scope, 200, body)
+
+    async def grant(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _send(send, scope, 200, self.encode(scope["mock.found"]))
+
+    async def document(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.documents is not None
+        await _send(send, scope, 200, self.documents.body(scope["mock.found"], scope))
 
 
 def _route(path: str, method: str, documents: _Documents | None) -> tuple[str | None, Any]:

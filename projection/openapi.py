@@ -375,45 +375,37 @@ class OpenAPI:
             # writes null for an object it has not set: a referenced object may be null.
             nullable = nullable or (field and _is_struct(target))
             return _finish(target, nullable, field)
-        kind = schema.get("type")
-        if isinstance(kind, list):  # OpenAPI 3.1: "type": ["string", "null"]
-            nullable = nullable or "null" in kind
-            kinds = [item for item in kind if item != "null"]
-            kind = kinds[0] if len(kinds) == 1 else None if kinds else "null"
-        built: Any
+        kind, null = _kind(schema.get("type"))
+        return _finish(self._of_kind(schema, kind, hint, depth), nullable or null, field)
+
+    def _of_kind(self, schema: Mapping[str, Any], kind: Any, hint: str, depth: int) -> Any:
+        """The type of a schema object that is not a ``$ref``, whose ``type`` is ``kind``."""
         if "oneOf" in schema or "anyOf" in schema or "not" in schema:
-            built = Any
-        elif "allOf" in schema:
-            built = self._all_of(schema, hint, depth)
-        elif kind == "string":
-            built = datetime.datetime if schema.get("format") == "date-time" else str
-        elif kind == "integer":
-            built = int
-        elif kind == "number":
-            built = float
-        elif kind == "boolean":
-            built = bool
-        elif kind == "null":
-            built = type(None)
-        elif kind == "array":
-            built = tuple[self._convert(schema.get("items"), hint + "Item", depth + 1), ...]  # type: ignore[misc]
-        elif kind == "object" or (
+            return Any
+        if "allOf" in schema:
+            return self._all_of(schema, hint, depth)
+        if kind == "string":
+            return datetime.datetime if schema.get("format") == "date-time" else str
+        if isinstance(kind, str) and kind in _SCALARS:
+            return _SCALARS[kind]
+        if kind == "array":
+            return tuple[self._convert(schema.get("items"), hint + "Item", depth + 1), ...]  # type: ignore[misc]
+        if kind == "object" or (
             kind is None and ("properties" in schema or _is_map(schema.get("additionalProperties")))
         ):
-            properties = _own_properties(schema)
-            if properties:
-                built = self._shell(hint, properties)
-            else:
-                values = schema.get("additionalProperties")
-                value_type = (
-                    self._convert(values, hint + "Value", depth + 1)
-                    if _is_map(values) and values
-                    else Any
-                )
-                built = dict[str, value_type]  # type: ignore[valid-type]
-        else:
-            built = Any
-        return _finish(built, nullable, field)
+            return self._object(schema, hint, depth)
+        return Any
+
+    def _object(self, schema: Mapping[str, Any], hint: str, depth: int) -> Any:
+        """A Struct for an object with properties; else a dict of its ``additionalProperties``."""
+        properties = _own_properties(schema)
+        if properties:
+            return self._shell(hint, properties)
+        values = schema.get("additionalProperties")
+        value_type = (
+            self._convert(values, hint + "Value", depth + 1) if _is_map(values) and values else Any
+        )
+        return dict[str, value_type]  # type: ignore[valid-type]
 
     def _all_of(self, schema: Mapping[str, Any], hint: str, depth: int) -> Any:
         members = schema.get("allOf")
@@ -488,6 +480,24 @@ class OpenAPI:
 
 
 # -- types ----------------------------------------------------------------------------------------
+
+
+# The types of the schema objects whose ``type`` alone says it (strings: also their format).
+_SCALARS: Final[dict[str, Any]] = {
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "null": type(None),
+}
+
+
+def _kind(kind: Any) -> tuple[Any, bool]:
+    """A schema object's ``type``, and whether it also admits null: OpenAPI 3.1 writes
+    ``"type": ["string", "null"]``."""
+    if not isinstance(kind, list):
+        return kind, False
+    kinds = [item for item in kind if item != "null"]
+    return (kinds[0] if len(kinds) == 1 else None if kinds else "null"), "null" in kind
 
 
 def _finish(built: Any, nullable: bool, field: bool) -> Any:

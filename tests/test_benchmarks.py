@@ -19,6 +19,8 @@ from benchmarks.harness import main
 from benchmarks.targets import shown
 
 STATS = {"samples", "calls_per_round", "median", "minimum", "maximum", "q1", "q3", "iqr"}
+# The harness reads resident memory from /proc; where there is none, it reads 0.
+MEMORY_READ = Path("/proc/self/status").exists()
 
 
 def _run(output: Path, *options: str) -> dict[str, Any]:
@@ -61,7 +63,7 @@ def test_quick_run_writes_every_output(tmp_path: Path) -> None:
     (stream,) = ndjson["groups"]
     one = stream["measurements"][0]
     assert one["contender"] == "1 worker"
-    assert one["extra"]["peak_rss_bytes"] > 0
+    assert one["extra"]["peak_rss_bytes"] > 0 or not MEMORY_READ
     assert {target["figure"].split(",")[0] for target in results["targets"]} >= {"single ticket"}
     assert all(isinstance(target["met"], bool) for target in results["targets"])
 
@@ -194,6 +196,6 @@ def test_the_dask_workload_measures_the_cluster_against_the_command(tmp_path: Pa
         "dask, 2 workers, cluster up",
     ]
     assert all(m["stats"] is not None for m in measured.values()), measured
-    assert measured["dask, 2 workers"]["extra"]["peak_rss_bytes"] > 0
+    assert measured["dask, 2 workers"]["extra"]["peak_rss_bytes"] > 0 or not MEMORY_READ
     (target,) = results["targets"]
     assert target["figure"].startswith("NDJSON 1 MB on Dask, start-up included")

@@ -3,6 +3,10 @@
 Blocks are made small here, so that a few hundred lines make many blocks and this process and
 its workers interleave in many ways; which process projects which block is left to timing, and
 every outcome must be the same whatever it was.
+
+Internals reached: the bulk engine itself (``projection._bulk``: its block size, file ranges,
+workers and transports), which the command and ``project_lines`` drive with a compiled projection
+(``tests/internals.py``); the command's entry point and pipe sizing (``projection._cli``).
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import projection
-from projection import PayloadError, _bulk
-from projection._bulk import _Range, project_stream
+from projection import PayloadError, _bulk, _workers
+from projection._bulk import Block, InFile
 from projection._compile import Compiled
+from projection._stream import project_stream
 from projection.kibo import iter_sample_lines
+from tests import internals
 from tests.strategies import expressions, keys, objects
 
 EXPRESSION = "customerAccount(id,contacts(email)),-customerAccount/contacts/email,accessToken"
@@ -54,7 +60,7 @@ def stream(
     sink = io.BytesIO()
     with path.open("rb") as source:
         project_stream(
-            projection.parse(EXPRESSION).compiled(),
+            internals.compiled(projection.parse(EXPRESSION)),
             source,
             sink,
             path=str(path) if from_file else None,
@@ -69,14 +75,9 @@ def expected_lines(path: Path) -> bytes:
 
 
 @pytest.mark.usefixtures("small_blocks")
-@pytest.mark.parametrize("unframed", [True, False], ids=["unframed", "framed"])
 @pytest.mark.parametrize("from_file", [True, False], ids=["file", "stream"])
 @pytest.mark.parametrize("workers", [1, 2, 3])
-def test_output_keeps_the_input_order(
-    tickets: Path, workers: int, from_file: bool, unframed: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Both ways a worker's output crosses the pipe: workers are forked, and see the patch.
-    monkeypatch.setattr(_bulk, "_UNFRAMED", unframed and _bulk._UNFRAMED)
+def test_output_keeps_the_input_order(tickets: Path, workers: int, from_file: bool) -> None:
     assert tickets.stat().st_size > 50 * _bulk.BLOCK_BYTES
     output, rejected = stream(tickets, workers=workers, from_file=from_file)
     assert output == expected_lines(tickets)
@@ -99,22 +100,24 @@ def test_outputs_bigger_than_a_shared_slot_cross_the_pipe(
             lines[number] = orjson.dumps({"accessToken": "x" * 3 * _bulk.BLOCK_BYTES}) + b"\n"
     path = tmp_path / "tickets.ndjson"
     path.write_bytes(b"".join(lines))
-    # In this process, only an output that follows through the pipe is received as bytes.
-    received: list[int] = []
-    receive_bytes = _bulk._receive_bytes
+    # A worker's output is handed on as a view of its slot, or as the bytes that crossed the pipe.
+    through_the_pipe: list[int] = []
+    result = _workers._Worker.result
 
-    def counted(connection: object, buffer: bytearray, size: int, unframed: bool) -> None:
-        received.append(size)
-        receive_bytes(connection, buffer, size, unframed)  # type: ignore[arg-type]
+    def recorded(worker: _workers._Worker) -> Block:
+        block = result(worker)
+        if not isinstance(block.output, memoryview):
+            through_the_pipe.append(len(block.output))
+        return block
 
-    monkeypatch.setattr(_bulk, "_receive_bytes", counted)
+    monkeypatch.setattr(_workers._Worker, "result", recorded)
     output, _ = stream(path, workers=2)
     assert output == expected_lines(path)
     if long_lines:
-        assert received
-        assert min(received) > _bulk.BLOCK_BYTES
+        assert through_the_pipe
+        assert min(through_the_pipe) > _bulk.BLOCK_BYTES
     else:
-        assert received == []
+        assert through_the_pipe == []
 
 
 def test_file_ranges_cover_the_file_in_whole_lines_and_shrink_at_the_end(
@@ -122,7 +125,7 @@ def test_file_ranges_cover_the_file_in_whole_lines_and_shrink_at_the_end(
 ) -> None:
     monkeypatch.setattr(_bulk, "BLOCK_BYTES", 64 << 10)  # blocks of a dozen lines
     data = tickets.read_bytes()
-    ranges = list(_bulk._file_ranges(str(tickets)))
+    ranges = list(_bulk.file_ranges(str(tickets)))
     assert ranges[0].start == 0
     assert ranges[-1].end == len(data)
     assert all(before.end == after.start for before, after in itertools.pairwise(ranges))
@@ -149,7 +152,7 @@ def test_any_stream_gives_what_one_process_gives(
     lines: list[bytes], text: str, workers: int, from_file: bool
 ) -> None:
     data = b"\n".join(lines) + b"\n"
-    compiled = projection.parse(text).compiled()
+    compiled = internals.compiled(projection.parse(text))
 
     def run(workers: int) -> tuple[bytes, list[int | None]]:
         rejected: list[PayloadError] = []
@@ -225,7 +228,11 @@ def test_failing_stops_at_the_first_invalid_line_and_stops_the_workers(tmp_path:
     sink = io.BytesIO()
     with pytest.raises(PayloadError, match=r"^line 41: ") as raised, path.open("rb") as source:
         project_stream(
-            projection.parse(EXPRESSION).compiled(), source, sink, path=str(path), workers=2
+            internals.compiled(projection.parse(EXPRESSION)),
+            source,
+            sink,
+            path=str(path),
+            workers=2,
         )
     assert raised.value.line == 41
     assert sink.getvalue() == expected_lines_of(tmp_path / "first.ndjson", lines[:40])
@@ -238,9 +245,9 @@ def expected_lines_of(path: Path, lines: list[bytes]) -> bytes:
 
 
 def test_an_exception_in_any_process_reaches_the_caller(tmp_path: Path) -> None:
-    missing = _Range(str(tmp_path / "missing.ndjson"), 0, 10)
-    blocks = _bulk._project_in_workers(
-        projection.parse("a").compiled(), iter([missing] * 6), workers=2, keep_going=False
+    missing = InFile(str(tmp_path / "missing.ndjson"), 0, 10)
+    blocks = _workers.project_in_workers(
+        internals.compiled(projection.parse("a")), iter([missing] * 6), workers=2, keep_going=False
     )
     with pytest.raises(FileNotFoundError):
         list(blocks)
@@ -290,9 +297,9 @@ def test_an_os_error_in_a_worker_reaches_the_caller_as_itself(
 
 @pytest.mark.usefixtures("small_blocks")
 def test_stopping_early_stops_the_workers(tickets: Path) -> None:
-    blocks = _bulk._project_in_workers(
-        projection.parse(EXPRESSION).compiled(),
-        _bulk._file_ranges(str(tickets)),
+    blocks = _workers.project_in_workers(
+        internals.compiled(projection.parse(EXPRESSION)),
+        _bulk.file_ranges(str(tickets)),
         workers=3,
         keep_going=False,
     )
@@ -319,31 +326,28 @@ def test_no_more_processes_start_than_there_are_blocks(
     path = tmp_path / "tickets.ndjson"
     path.write_bytes(b"".join(fitting))
     started = 0
-    start = _bulk._Worker.__init__
+    start = _workers._Worker.__init__
 
-    def counted(self: _bulk._Worker, compiled: Compiled) -> None:
+    def counted(self: _workers._Worker, compiled: Compiled) -> None:
         nonlocal started
         started += 1
         start(self, compiled)
 
-    with mock.patch.object(_bulk._Worker, "__init__", counted):
+    with mock.patch.object(_workers._Worker, "__init__", counted):
         output, _ = stream(path, workers=8, from_file=from_file)
     assert output == expected_lines(path)
     assert started == workers_started
 
 
-@pytest.mark.parametrize("unframed", [True, False], ids=["unframed", "framed"])
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
-def test_workers_start_with_any_start_method(tickets: Path, method: str, unframed: bool) -> None:
-    # A worker that is not forked works out its module's globals anew: how the output crosses
-    # the pipe must come from this process, or the two ends disagree and the reader hangs.
+def test_workers_start_with_any_start_method(tickets: Path, method: str) -> None:
+    # A worker that is not forked shares no memory with this process: every output crosses the
+    # pipe.
     script = f"""
 import multiprocessing, sys
-from projection import _bulk
 from projection._cli import main
 if __name__ == "__main__":
     multiprocessing.set_start_method({method!r})
-    _bulk._UNFRAMED = {unframed} and _bulk._UNFRAMED
     sys.exit(main(["apply", {EXPRESSION!r}, {str(tickets)!r}, "--workers", "2"]))
 """
     result = subprocess.run(
@@ -396,7 +400,7 @@ def auto(data: bytes, *, path: Path | None = None) -> tuple[bytes, list[int]]:
     rejected: list[PayloadError] = []
     sink = io.BytesIO()
     project_stream(
-        projection.parse("a").compiled(),
+        internals.compiled(projection.parse("a")),
         io.BytesIO(data),
         sink,
         path=None if path is None else str(path),
@@ -562,7 +566,7 @@ def test_no_line_is_dropped_silently(
         file.flush()
         file.seek(0)
         project_stream(
-            parsed.compiled(),
+            internals.compiled(parsed),
             file,
             sink,
             path=file.name if from_file else None,

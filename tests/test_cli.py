@@ -1,4 +1,9 @@
-"""The ``projection`` command, run as users run it: a subprocess with real pipes."""
+"""The ``projection`` command, run as users run it: a subprocess with real pipes.
+
+Internals reached: the command's entry point ``projection._cli.main``, to run it in this process
+where a subprocess would add nothing; its progress line (``_Progress``); the bulk engine's block
+size (``projection._bulk.BLOCK_BYTES``), to make input that spans several blocks.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ import io
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -146,16 +150,28 @@ def test_apply_from_a_terminal_says_how_to_use_it(monkeypatch: pytest.MonkeyPatc
     assert main(["apply", "a"]) == 2
 
 
+def _default_sigint() -> None:
+    """Ctrl-C as a terminal sends it, in the child: a test run started in the background (``&``
+    in a shell without job control) ignores SIGINT, and its children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_ctrl_c_stops_quietly_with_status_130(workers: str) -> None:
     command = [sys.executable, "-m", "projection", "apply", "a", "--workers", workers]
     with subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_sigint,
     ) as process:
         assert process.stdin is not None
-        process.stdin.write(b'{"a": 1}\n')  # NDJSON, then nothing more: it waits for input
+        # NDJSON, less than a block, then nothing more: it waits for input. More than a pipe
+        # holds (the command widens its own to 1 MiB), so once written, the command is past its
+        # start-up and reading: no sleep that a loaded machine could outlast.
+        process.stdin.write(b'{"a": 1}\n' * 300_000)
         process.stdin.flush()
-        time.sleep(1)
         process.send_signal(signal.SIGINT)
         _, errors = process.communicate(timeout=30)
     assert process.returncode == 130

@@ -1,6 +1,8 @@
 """``apply --dask --output``: how the words are read, misuse, and life without the extra.
 
 None of it needs dask: where it is installed, it is hidden from the imports that must do without.
+
+Internals reached: the command's module ``projection._cli`` and its entry point ``main``.
 """
 
 from __future__ import annotations

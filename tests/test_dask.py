@@ -5,6 +5,9 @@ of a few hundred bytes put lines and invalid lines on block borders. The expecte
 single-process engine's (``project_stream``, as ``projection apply --format ndjson`` runs it) on
 each file in turn. One test starts ``dask scheduler`` and two ``dask worker`` commands, as a real
 cluster is, and runs the command line against it.
+
+Internals reached: the single-process engine (``projection._bulk.project_stream``) and the
+compiled projection it runs on (``tests/internals.py``), as the expected output.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from hypothesis import strategies as st
 
 import projection
 from projection import PayloadError, Projection
-from projection._bulk import project_stream
+from projection._stream import project_stream
 from projection.kibo import CustomerAuthTicket, iter_sample_lines
+from tests import internals
 from tests.strategies import expressions, objects
 
 pytest.importorskip("dask")
@@ -103,7 +107,9 @@ def _expected(
     for path in sorted(paths):
         errors: list[PayloadError] = []
         source = io.BytesIO(_content(path))
-        project_stream(parsed.compiled(), source, output, on_error=errors.append, layout="ndjson")
+        project_stream(
+            internals.compiled(parsed), source, output, on_error=errors.append, layout="ndjson"
+        )
         rejected += [(str(path), error.line) for error in errors if error.line is not None]
     return output.getvalue(), rejected
 
@@ -117,7 +123,13 @@ def _joined(parts: Sequence[str]) -> bytes:
 def client() -> Iterator[Client]:
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            # Its HTTP port chosen by the system: port 8787, taken by another cluster, would
+            # have the scheduler warn, and the warning fail the tests.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         ) as cluster,
         # Not the default: the tests without a client run on Dask's local schedulers.
         Client(cluster, set_as_default=False) as connected,
@@ -161,7 +173,7 @@ def test_the_parts_concatenated_are_what_apply_writes_for_the_files_concatenated
     joined = b"".join(_content(path) for path in sorted(paths))
     rejected: list[PayloadError] = []
     expected = io.BytesIO()
-    compiled = projection.parse(EXPRESSION).compiled()
+    compiled = internals.compiled(projection.parse(EXPRESSION))
     project_stream(
         compiled, io.BytesIO(joined), expected, on_error=rejected.append, layout="ndjson"
     )
@@ -208,7 +220,7 @@ def test_fail_in_the_middle_of_a_file_keeps_what_came_before_the_line(
     lines[37] = b'{"accessToken": 1,}\n'
     path = tmp_path / "in.ndjson"
     path.write_bytes(b"".join(lines))
-    compiled = projection.parse(EXPRESSION).compiled()
+    compiled = internals.compiled(projection.parse(EXPRESSION))
     before = io.BytesIO()
     with pytest.raises(PayloadError) as expected:
         project_stream(compiled, io.BytesIO(path.read_bytes()), before, layout="ndjson")
@@ -242,6 +254,27 @@ def test_gzip_parts_decompress_to_the_same_lines(client: Client, tmp_path: Path)
 
 def _run_on(paths: Sequence[Path], destination: Path) -> Report:
     return project_ndjson([str(path) for path in paths], destination, EXPRESSION, on_error="skip")
+
+
+def test_lines_longer_than_a_block_and_blocks_of_every_size_after_one_another(
+    client: Client, tmp_path: Path
+) -> None:
+    # Lines of up to 300 kB, longer than a block and than the reads that look for where a
+    # line begins; each worker reads blocks short and long into the buffer it keeps.
+    lines = _lines(40)
+    for number in (3, 4, 17, 30):
+        lines[number] = orjson.dumps({"accessToken": "x" * 75_000 * (number % 4 + 1)}) + b"\n"
+    lines[18] = b'{"accessToken": "' + b"y" * 150_000 + b'",}\n'
+    path = tmp_path / "long.ndjson"
+    path.write_bytes(b"".join(lines))
+    expected, rejected = _expected([path])
+    report = project_ndjson(
+        path, tmp_path / "out", EXPRESSION, client=client, blocksize=50_000, on_error="report"
+    )
+    assert report.blocks > 10
+    assert _joined(report.parts) == expected
+    assert [(item.file, item.line) for item in report.rejected] == rejected == [(str(path), 19)]
+    assert report.lines_in == len(lines)
 
 
 def test_a_projection_parsed_with_a_schema_travels_to_the_workers(
@@ -332,6 +365,10 @@ def test_refusals(tmp_path: Path) -> None:
             project_ndjson(str(tmp_path / "none-*.ndjson"), tmp_path / "out2", EXPRESSION)
         with pytest.raises(ValueError, match="on_error"):
             project_ndjson(path, tmp_path / "out3", EXPRESSION, on_error="ignore")  # type: ignore[arg-type]
+        for blocksize in (0, "0B", -1):
+            with pytest.raises(ValueError, match="blocksize"):
+                project_ndjson(path, tmp_path / "out6", EXPRESSION, blocksize=blocksize)
+            assert not (tmp_path / "out6").exists()
         with pytest.raises(projection.ProjectionSyntaxError):
             project_ndjson(path, tmp_path / "out4", "a(")
         # Compressed, but not named so: refused whatever on_error says, as apply refuses it.
@@ -421,30 +458,29 @@ def test_an_invalid_line_in_a_bag_raises_with_its_partition_and_line() -> None:
 # -- the command line on a cluster of separate processes --------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
-def _cluster() -> Iterator[str]:
-    """``dask scheduler`` and two ``dask worker`` on 127.0.0.1: the scheduler's address."""
-    address = f"tcp://127.0.0.1:{_free_port()}"
+def _cluster(directory: Path) -> Iterator[str]:
+    """``dask scheduler`` and two ``dask worker`` on 127.0.0.1: the scheduler's address.
+
+    Every server takes a port the system picks, the scheduler's written to a file the workers
+    and the client read: a fixed or probed port could be taken by another process meanwhile.
+    """
+    scheduler_file = str(directory / "scheduler.json")
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(*words: str) -> None:
         quiet = subprocess.DEVNULL
         command = [sys.executable, "-m", "dask", *words, "--host", "127.0.0.1", "--no-dashboard"]
+        command += ["--scheduler-file", scheduler_file]
         processes.append(subprocess.Popen(command, stdout=quiet, stderr=quiet))
 
     try:
-        start("scheduler", "--port", address.rsplit(":", 1)[1])
+        start("scheduler", "--port", "0", "--dashboard-address", "127.0.0.1:0")
         for _ in range(2):
-            start("worker", address, "--nthreads", "1", "--no-nanny")
-        with Client(address, timeout=60) as connected:
+            start("worker", "--nthreads", "1", "--no-nanny")
+        with Client(scheduler_file=scheduler_file, timeout=60) as connected:
             connected.wait_for_workers(2, timeout=60)
+            address: str = connected.scheduler.address
         yield address
     finally:
         # The workers first: a worker whose scheduler has gone waits for it a long while.
@@ -467,7 +503,7 @@ def _apply(*words: str) -> subprocess.CompletedProcess[bytes]:
 def test_the_command_line_on_a_scheduler_and_two_workers(tmp_path: Path) -> None:
     paths = _dataset(tmp_path / "in")
     expected, rejected = _expected(paths)
-    with _cluster() as address:
+    with _cluster(tmp_path) as address:
         out, stopped = str(tmp_path / "out"), str(tmp_path / "stopped")
         report = _apply(*map(str, paths), "--dask", address, "-o", out, "--on-error", "report")
         failed = _apply(str(tmp_path / "in" / "*"), "--output", stopped, "--dask", address)
@@ -484,3 +520,22 @@ def test_the_command_line_on_a_scheduler_and_two_workers(tmp_path: Path) -> None
     assert failed.returncode == 1
     file, line = rejected[0]
     assert failed.stderr.decode().startswith(f"projection: {file}: line {line}: ")
+
+
+def test_the_command_line_on_a_cluster_of_its_own(tmp_path: Path) -> None:
+    paths = _dataset(tmp_path / "in")
+    expected, rejected = _expected(paths)
+    out = tmp_path / "out"
+    with socket.socket() as taken:
+        # The port a Dask scheduler serves HTTP on by default, as another cluster would hold
+        # it: taken here, unless it is taken already.
+        with contextlib.suppress(OSError):
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        words = ("--dask", "-w", "2", "-o", str(out), "--on-error", "skip")
+        result = _apply(*map(str, paths), *words)
+    assert (result.returncode, result.stdout) == (1, b"")
+    # Nothing but the count of rejected lines: no word from Dask.
+    (summary,) = result.stderr.decode().splitlines()
+    assert summary.startswith(f"projection: rejected {len(rejected)} invalid lines: ")
+    assert _joined(sorted(str(part) for part in out.iterdir())) == expected

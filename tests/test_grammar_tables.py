@@ -3,6 +3,9 @@
 The fast parser (lark's tables driven by a compact loop) must read every text as lark's own
 ``Lark.parse`` does through the transformer: the same syntax, or no result where lark raises, and
 then the same error, message, position and expected tokens.
+
+Internals reached, as they must be: the parser and the fast parser (``projection._grammar``), and
+the tables' files (``projection._tables``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from hypothesis import strategies as st
 from lark import Lark
 from lark.exceptions import UnexpectedInput
 
-from projection import ProjectionLimitError, ProjectionSyntaxError, _grammar
+from projection import ProjectionLimitError, ProjectionSyntaxError, _grammar, _tables
 from projection._grammar import Limits, parse_syntax
 from tests.strategies import expressions, texts
 
@@ -30,14 +33,14 @@ LOADED = "<deserialized>"  # what lark names the source of a parser it loaded
 
 def saved_with() -> tuple[str, str]:
     """The lark version and the digest of grammar and options the shipped tables were saved with."""
-    path = _grammar.repository_data_file(_grammar.TABLES_FILE)
+    path = _tables.repository_data_file(_tables.TABLES_FILE)
     _, version, digest = path.read_bytes().split(b"\n", 1)[0].decode().split()
     return version, digest
 
 
 def test_the_saved_tables_are_those_of_the_grammar_and_are_loaded() -> None:
     version, digest = saved_with()
-    _, _, expected = _grammar.tables_header(_grammar.grammar_text()).decode().split()
+    _, _, expected = _tables.header(_tables.grammar_text(), _grammar.OPTIONS).decode().split()
     assert digest == expected, "the grammar changed: run python grammar/save_tables.py"
     if version != lark.__version__:
         pytest.skip(f"tables saved with lark {version}, lark {lark.__version__} builds its own")
@@ -46,22 +49,23 @@ def test_the_saved_tables_are_those_of_the_grammar_and_are_loaded() -> None:
 
 def _parser_from(tables: Path | None, monkeypatch: pytest.MonkeyPatch) -> Lark:
     """The parser as it is made when the package's tables file is ``tables`` (None: missing)."""
-    data_file = _grammar._data_file
+    data_file = _tables._data_file
 
     def file(name: str) -> Any:
-        if name != _grammar.TABLES_FILE:
+        if name != _tables.TABLES_FILE:
             return data_file(name)
         return tables if tables is not None else Path("/nonexistent") / name
 
-    monkeypatch.setattr(_grammar, "_data_file", file)
+    monkeypatch.setattr(_tables, "_data_file", file)
     return _grammar._parser.__wrapped__()
 
 
 def test_tables_are_loaded_only_when_saved_from_this_grammar(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tables = tmp_path / _grammar.TABLES_FILE
-    _grammar.save_tables(tables)
+    tables = tmp_path / _tables.TABLES_FILE
+    text = _tables.grammar_text()
+    _tables.save(tables, text, _grammar.OPTIONS, _grammar.build_parser(text))
     assert _parser_from(tables, monkeypatch).source_path == LOADED
     # Saved from another grammar, options or lark: lark builds the tables from the grammar.
     header, rest = tables.read_bytes().split(b"\n", 1)
@@ -81,7 +85,7 @@ def _outcome(text: str) -> object:
 
 @functools.cache
 def _built() -> Lark:
-    return _grammar.build_parser(_grammar.grammar_text())
+    return _grammar.build_parser(_tables.grammar_text())
 
 
 @given(text=st.one_of(expressions, texts))
@@ -180,7 +184,7 @@ def test_depth_and_items_are_checked_as_one_walk_left_to_right(
 
 
 def _walk(text: str, selection: _grammar.Selection, limits: Limits) -> object:
-    """The first name, depth first and left to right, that crosses a limit, as DESIGN says."""
+    """The first name, depth first and left to right, that crosses a limit (SEMANTICS.md, 5)."""
     count = 0
 
     def visit(items: _grammar.Selection, base: int) -> tuple[str, int] | None:
@@ -226,6 +230,6 @@ def test_configurations_are_forgotten_beyond_the_bound(monkeypatch: pytest.Monke
     ],
 )
 def test_a_grammar_the_fast_parser_cannot_read_is_left_to_lark(rule: str, changed: str) -> None:
-    text = _grammar.grammar_text().replace(rule, changed)
-    assert text != _grammar.grammar_text()
+    text = _tables.grammar_text().replace(rule, changed)
+    assert text != _tables.grammar_text()
     assert _grammar._fast_parser(_grammar.build_parser(text)) is None

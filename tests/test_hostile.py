@@ -6,6 +6,10 @@ orjson's decoding of the valid input, and positions worked out here from how the
 built. Checked: the error's type and position, that nothing the projection drops leaks into the
 output, that no NDJSON line is lost. No timings: what these inputs cost is measured by
 ``python -m benchmarks --only hostile``, never asserted in a test.
+
+Internals reached: each way of the fast path alone (``tests/internals.py``); the bulk engine's
+``project_stream``, for the lines it hands on; a scanner unit (``projection._scan``); the
+command's entry point ``projection._cli.main``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import tempfile
 import unittest.mock
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pytest
@@ -37,13 +41,13 @@ from projection import (
     ProjectionLimitError,
     _scan,
 )
-from projection._bulk import Layout, project_stream
 from projection._cli import main
-from projection._compile import Compiled
-from projection._grammar import Limits
+from projection._stream import Layout, project_stream
 
+from . import internals
+from .internals import project_generic as generic
 from .oracle import reference
-from .strategies import documents, expressions, json_texts
+from .strategies import NAME, documents, expressions, json_texts
 
 # Expressions that take each way through the fast path: typed Structs (``a``, ``a(b)``), the
 # generic rebuild (``-b``, ``*(a)``), exclusions copied into every entry, and the validating
@@ -54,13 +58,6 @@ EXPRESSIONS = ["a", "a(b)", "-b", "*(a)", "a,-*/b", "", "*"]
 def _examples(count: int) -> settings:
     """``count`` examples in the default profile, scaled for the thorough one."""
     return settings(max_examples=max(1, count * settings().max_examples // 200))
-
-
-def generic(parsed: Projection, data: bytes) -> bytes:
-    """The fallback path alone, for the same projection."""
-    return Compiled(parsed.mask, case_insensitive=parsed.case_insensitive, typed=False).project(
-        data
-    )
 
 
 def one_line(parsed: Projection, data: bytes) -> bytes:
@@ -83,7 +80,7 @@ def stream(
     rejected: list[PayloadError] = []
     sink = io.BytesIO()
     project_stream(
-        parsed.compiled(),
+        internals.compiled(parsed),
         io.BytesIO(lines),
         sink,
         on_error=rejected.append,
@@ -290,7 +287,7 @@ def test_deep_arrays_give_the_reference_result_compact(
     parsed = projection.parse(text)
     output = parsed.project(data)
     assert generic(parsed, data) == output
-    if parsed.mask is projection.parse("").mask:
+    if not str(parsed):  # the projection that keeps everything
         assert output == data  # the identity, checked
         return
     assert output == b"[" * depth + expected_bytes(parsed, inner) + b"]" * depth
@@ -323,7 +320,7 @@ def test_mixed_deep_nesting_gives_the_reference_result_compact(
     parsed = projection.parse(text)
     output = parsed.project(data)
     assert generic(parsed, data) == output
-    if parsed.mask is projection.parse("").mask:
+    if not str(parsed):  # the projection that keeps everything
         assert output == data
         return
     # Values kept whole keep their white space; around them the output is compact. No string
@@ -772,7 +769,7 @@ def test_invalid_utf8_in_ndjson_numbers_its_line_and_loses_no_other(
 
 
 @pytest.mark.parametrize(
-    ("text", "folded", "data", "wanted"),
+    ("text", "case_insensitive", "data", "wanted"),
     [
         ("a(b)", False, b'{"\xff":1,"a":"x"}', b'{"a":"x"}'),
         ("a(b)", False, b'{"\xff":1,"a":[[{"b":1,"c":2}]]}', b'{"a":[[{"b":1}]]}'),
@@ -781,9 +778,9 @@ def test_invalid_utf8_in_ndjson_numbers_its_line_and_loses_no_other(
     ],
 )
 def test_an_invalid_key_dropped_by_a_generic_node_passes(
-    text: str, folded: bool, data: bytes, wanted: bytes
+    text: str, case_insensitive: bool, data: bytes, wanted: bytes
 ) -> None:
-    assert projection.parse(text, case_insensitive=folded).project(data) == wanted
+    assert projection.parse(text, case_insensitive=case_insensitive).project(data) == wanted
 
 
 @pytest.mark.parametrize(
@@ -803,14 +800,20 @@ def test_a_skipped_invalid_byte_does_not_hide_the_fault(text: str, data: bytes, 
 
 # -- 5. canonical blow-up ---------------------------------------------------------------------
 
-# A name as the canonical text writes it: quoted, "*", or an identifier (never starting with
-# "-": a "-" before a name is an exclusion).
-_NAME = re.compile(r"`(?:[^`]|``)*`|\*|[^,()/`*\s-][^,()/`*\s]*")
+
+class Limits(NamedTuple):
+    """The limits ``projection.parse`` takes, as its keyword arguments."""
+
+    max_length: int
+    max_depth: int
+    max_items: int
+
+
 _RAISED = Limits(max_length=10**7, max_items=10**6, max_depth=64)
 
 
-def _parse(text: str, folded: bool, limits: Limits) -> Projection:
-    return projection.parse(text, case_insensitive=folded, **limits._asdict())
+def _parse(text: str, case_insensitive: bool, limits: Limits) -> Projection:
+    return projection.parse(text, case_insensitive=case_insensitive, **limits._asdict())
 
 
 def _measures(text: str, case_insensitive: bool) -> tuple[int, int]:
@@ -819,7 +822,7 @@ def _measures(text: str, case_insensitive: bool) -> tuple[int, int]:
     canonical = str(_parse(text, case_insensitive, _RAISED))
     return (
         max(len(text), len(canonical)),
-        max(len(_NAME.findall(text)), len(_NAME.findall(canonical))),
+        max(len(NAME.findall(text)), len(NAME.findall(canonical))),
     )
 
 
@@ -863,25 +866,25 @@ def _blow_ups(draw: st.DrawFn) -> tuple[str, bool]:
 def test_canonical_blow_up_is_refused_exactly_past_the_limits(
     blow_up: tuple[str, bool], data: st.DataObject
 ) -> None:
-    text, folded = blow_up
-    length, names = _measures(text, folded)
+    text, case_insensitive = blow_up
+    length, names = _measures(text, case_insensitive)
     max_length = data.draw(st.integers(max(0, length - 2), length + 2), label="max_length")
     max_items = data.draw(st.integers(max(0, names - 2), names + 2), label="max_items")
     limits = Limits(max_length=max_length, max_items=max_items, max_depth=64)
     if length > max_length or names > max_items:
         with pytest.raises(ProjectionLimitError) as caught:
-            _parse(text, folded, limits)
+            _parse(text, case_insensitive, limits)
         assert 0 <= caught.value.pos <= len(text)
-        if len(text) <= max_length and len(_NAME.findall(text)) <= max_items:
+        if len(text) <= max_length and len(NAME.findall(text)) <= max_items:
             assert "in canonical form" in caught.value.message
             assert caught.value.pos == _blow_up_pos(text)
         return
-    parsed = _parse(text, folded, limits)
-    assert _parse(str(parsed), folded, limits) == parsed
+    parsed = _parse(text, case_insensitive, limits)
+    assert _parse(str(parsed), case_insensitive, limits) == parsed
 
 
 @pytest.mark.parametrize(
-    ("text", "folded"),
+    ("text", "case_insensitive"),
     [
         (",".join(f"k{number}" for number in range(300)) + ",-*/x", False),
         ("-*/x," + ",".join(f"k{number}" for number in range(300)), False),
@@ -892,17 +895,19 @@ def test_canonical_blow_up_is_refused_exactly_past_the_limits(
         (",".join(f"ﬃ{number}" for number in range(100)) + ",-*/ß", True),
     ],
 )
-def test_canonical_limits_at_exactly_the_limit_and_one_over(text: str, folded: bool) -> None:
-    length, names = _measures(text, folded)
-    own = Limits(max_length=len(text), max_items=len(_NAME.findall(text)), max_depth=64)
+def test_canonical_limits_at_exactly_the_limit_and_one_over(
+    text: str, case_insensitive: bool
+) -> None:
+    length, names = _measures(text, case_insensitive)
+    own = Limits(max_length=len(text), max_items=len(NAME.findall(text)), max_depth=64)
     at_limit = Limits(max_length=length, max_items=names, max_depth=64)
     assert at_limit != own  # it does blow up
-    parsed = _parse(text, folded, at_limit)
-    assert _parse(str(parsed), folded, at_limit) == parsed
+    parsed = _parse(text, case_insensitive, at_limit)
+    assert _parse(str(parsed), case_insensitive, at_limit) == parsed
     for limit in ("max_length", "max_items"):
         over = at_limit._replace(**{limit: getattr(at_limit, limit) - 1})
         with pytest.raises(ProjectionLimitError) as caught:
-            _parse(text, folded, over)
+            _parse(text, case_insensitive, over)
         if getattr(at_limit, limit) > getattr(own, limit):  # the canonical text passes it
             assert "in canonical form" in caught.value.message
             assert caught.value.pos == _blow_up_pos(text)
@@ -942,11 +947,11 @@ def _hostile_texts(draw: st.DrawFn) -> str:
     st.booleans(),
 )
 def test_any_text_parses_or_is_refused_within_it(
-    text: str, max_length: int, max_depth: int, max_items: int, folded: bool
+    text: str, max_length: int, max_depth: int, max_items: int, case_insensitive: bool
 ) -> None:
     limits = Limits(max_length=max_length, max_depth=max_depth, max_items=max_items)
     try:
-        parsed: Projection | ProjectionError = _parse(text, folded, limits)
+        parsed: Projection | ProjectionError = _parse(text, case_insensitive, limits)
     except ProjectionError as error:
         parsed = error
     if isinstance(parsed, ProjectionError):
@@ -957,7 +962,7 @@ def test_any_text_parses_or_is_refused_within_it(
             assert parsed.pos == max_length
         return
     assert len(text) <= max_length
-    assert _parse(str(parsed), folded, limits) == parsed
+    assert _parse(str(parsed), case_insensitive, limits) == parsed
 
 
 _DASHED = st.lists(

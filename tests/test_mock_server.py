@@ -1,5 +1,8 @@
 """The mock server as users run it: ``python -m projection mock``, over real sockets: auth tickets,
-every GET operation of an OpenAPI document, and the application token and tenant lookup of SDKs."""
+every GET operation of an OpenAPI document, and the application token and tenant lookup of SDKs.
+
+Internals reached: the command's entry point ``projection._cli.main``, to run it in this process.
+"""
 
 from __future__ import annotations
 

@@ -52,19 +52,21 @@ def test_canonical_text_round_trips(text: str, case_insensitive: bool) -> None:
 
 
 @given(expressions, expressions, flags)
-def test_equal_exactly_when_canonical_texts_are_equal(left: str, right: str, folded: bool) -> None:
-    p = projection.parse(left, case_insensitive=folded)
-    q = projection.parse(right, case_insensitive=folded)
+def test_equal_exactly_when_canonical_texts_are_equal(
+    left: str, right: str, case_insensitive: bool
+) -> None:
+    p = projection.parse(left, case_insensitive=case_insensitive)
+    q = projection.parse(right, case_insensitive=case_insensitive)
     assert (p == q) == (str(p) == str(q))
 
 
 @given(item_lists(), st.randoms(use_true_random=False), flags)
 def test_reordering_items_keeps_equality_and_text_in_step(
-    items: list[str], random: Random, folded: bool
+    items: list[str], random: Random, case_insensitive: bool
 ) -> None:
     shuffled = random.sample(items, len(items))
-    p = projection.parse(",".join(items), case_insensitive=folded)
-    q = projection.parse(",".join(shuffled), case_insensitive=folded)
+    p = projection.parse(",".join(items), case_insensitive=case_insensitive)
+    q = projection.parse(",".join(shuffled), case_insensitive=case_insensitive)
     assert (p == q) == (str(p) == str(q))
     # Only key order may depend on the order of items (rule 3).
     assert p.apply({"a": {"a": 1, "b": 2}, "b": [{"c": 3}], "c": 4}) == q.apply(
@@ -73,27 +75,29 @@ def test_reordering_items_keeps_equality_and_text_in_step(
 
 
 @given(expressions, documents, flags)
-def test_canonical_text_applies_like_the_original(text: str, document: Any, folded: bool) -> None:
-    parsed = projection.parse(text, case_insensitive=folded)
-    canonical = projection.parse(str(parsed), case_insensitive=folded)
+def test_canonical_text_applies_like_the_original(
+    text: str, document: Any, case_insensitive: bool
+) -> None:
+    parsed = projection.parse(text, case_insensitive=case_insensitive)
+    canonical = projection.parse(str(parsed), case_insensitive=case_insensitive)
     assert ordered(reference(canonical, document)) == ordered(reference(parsed, document))
 
 
 @given(expressions, expressions, objects, flags)
 def test_composition_is_applying_one_after_the_other(
-    left: str, right: str, document: dict[str, Any], folded: bool
+    left: str, right: str, document: dict[str, Any], case_insensitive: bool
 ) -> None:
-    p = projection.parse(left, case_insensitive=folded)
-    q = projection.parse(right, case_insensitive=folded)
+    p = projection.parse(left, case_insensitive=case_insensitive)
+    q = projection.parse(right, case_insensitive=case_insensitive)
     assert ordered(reference(p & q, document)) == ordered(reference(p, reference(q, document)))
 
 
 @given(expressions, expressions, objects, flags)
 def test_union_keeps_every_path_either_side_keeps(
-    left: str, right: str, document: dict[str, Any], folded: bool
+    left: str, right: str, document: dict[str, Any], case_insensitive: bool
 ) -> None:
-    p = projection.parse(left, case_insensitive=folded)
-    q = projection.parse(right, case_insensitive=folded)
+    p = projection.parse(left, case_insensitive=case_insensitive)
+    q = projection.parse(right, case_insensitive=case_insensitive)
     assert reference(p | q, document) == deep_merge(reference(p, document), reference(q, document))
 
 
@@ -126,13 +130,13 @@ def test_applying_twice_changes_nothing(text: str, document: Any) -> None:
 
 
 @given(expressions, flags)
-def test_paths_say_the_projection_exactly_when_they_can(text: str, folded: bool) -> None:
-    parsed = projection.parse(text, case_insensitive=folded)
+def test_paths_say_the_projection_exactly_when_they_can(text: str, case_insensitive: bool) -> None:
+    parsed = projection.parse(text, case_insensitive=case_insensitive)
     try:
         paths = parsed.paths()
     except ValueError:
         return
-    assert Projection.from_paths(paths, case_insensitive=folded) == parsed
+    assert Projection.from_paths(paths, case_insensitive=case_insensitive) == parsed
 
 
 @given(texts)
@@ -149,10 +153,10 @@ def test_any_text_parses_or_raises_a_positioned_error(text: str) -> None:
     assert rejected.expression == text
 
 
-@pytest.mark.parametrize("folded", [False, True])
-def test_mixing_case_sensitivity_is_refused(folded: bool) -> None:
-    p = projection.parse("a", case_insensitive=folded)
-    q = projection.parse("a", case_insensitive=not folded)
+@pytest.mark.parametrize("case_insensitive", [False, True])
+def test_mixing_case_sensitivity_is_refused(case_insensitive: bool) -> None:
+    p = projection.parse("a", case_insensitive=case_insensitive)
+    q = projection.parse("a", case_insensitive=not case_insensitive)
     with pytest.raises(ValueError, match="case-insensitive"):
         p | q
     with pytest.raises(ValueError, match="case-insensitive"):

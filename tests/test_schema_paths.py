@@ -1,6 +1,10 @@
 """With a schema, every node has a typed path: it must give the generic path's bytes, and the
 reference's value and key order (rule 8), on documents that follow the schema and on documents
 that do not: keys it lacks, keys spelt in another case, repeated keys, nulls and wrong types.
+
+Internals reached: each way of the fast path alone (``tests/internals.py``) and the compiled
+projection's top decoder, to see that the typed path is taken; the bulk engine
+(``projection._bulk``), which worker processes run on the same compiled projection.
 """
 
 from __future__ import annotations
@@ -19,13 +23,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import projection
-from projection import Projection, _bulk
-from projection._compile import Compiled
-from projection._mask import Node
+from projection import Projection, _bulk, _stream
 from projection.kibo import CustomerAuthTicket, sample_authtickets
 
+from . import internals
 from .schemas import Doc, Inner, Other
-from .test_schema import Fields, below_wildcard, fields_of, spellings
+from .test_schema import fields_of, selections
 
 TICKETS = [msgspec.json.encode(ticket) for ticket in sample_authtickets(8, seed=5)]
 
@@ -137,45 +140,10 @@ def bulk(struct: type[msgspec.Struct]) -> st.SearchStrategy[str]:
 # -- expressions ----------------------------------------------------------------------------------
 
 
-@st.composite
-def selections(draw: st.DrawFn, fields: Fields, depth: int = 1, *, strange: bool = True) -> str:
-    """A selection over ``fields`` and, if ``strange``, two names the schema lacks: named keys,
-    groups, exclusions and ``*`` in every form."""
-    if strange:
-        fields = [*fields, ("zz", None), ("yy", None)]
-    items = []
-    for name, struct in draw(st.permutations(fields))[: draw(st.integers(1, 3))]:
-        written = draw(spellings(name))
-        nested = struct is not None and depth < 4
-        kind = draw(
-            st.sampled_from(["bare", "group", "exclude"] if nested else ["bare", "exclude"])
-        )
-        if kind == "group":
-            group = selections(fields_of(struct), depth + 1, strange=strange)
-            items.append(f"{written}({draw(group)})")
-        elif kind == "exclude" and nested and draw(st.booleans()):
-            items.append(f"-{written}/{draw(st.sampled_from(fields_of(struct)))[0]}")
-        elif kind == "exclude":
-            items.append(f"-{written}")
-        else:
-            items.append(written)
-    below = below_wildcard(fields)
-    star = draw(
-        st.sampled_from(["", "*", "group", "exclude"] if below and depth < 4 else ["", "*"])
-    )
-    if star == "*":
-        items.append("*")
-    elif star == "group":
-        items.append(f"*({draw(selections(below, depth + 1, strange=strange))})")
-    elif star == "exclude":
-        items.append(f"-*/{draw(st.sampled_from(below))[0]}")
-    return ",".join(draw(st.permutations(items)))
-
-
-ticket_expressions = selections(fields_of(CustomerAuthTicket))
+ticket_expressions = selections(fields_of(CustomerAuthTicket), strange=True)
 # Names of the model only (in any case): a ticket then takes the typed path from top to bottom.
-ticket_fields = selections(fields_of(CustomerAuthTicket), strange=False)
-doc_expressions = selections(fields_of(Doc))
+ticket_fields = selections(fields_of(CustomerAuthTicket))
+doc_expressions = selections(fields_of(Doc), strange=True)
 
 
 # -- the three appliers agree ---------------------------------------------------------------------
@@ -185,10 +153,8 @@ def assert_paths_agree(parsed: Projection, data: bytes) -> bytes:
     """The typed path, the generic path and the reference give one result, key order included."""
     schema = parsed.schema
     assert schema is not None
-    typed = parsed.compiled().project(data)
-    generic = Compiled(
-        parsed.mask, case_insensitive=parsed.case_insensitive, typed=False, schema=schema
-    ).project(data)
+    typed = internals.project_compiled(parsed, data)
+    generic = internals.project_generic(parsed, data)
     assert typed == generic
     # Serialised by orjson on both sides, so that number spellings compare equal.
     expected = orjson.dumps(parsed.apply(orjson.loads(data)))
@@ -203,18 +169,18 @@ def test_typed_generic_and_reference_agree_on_tickets(text: str, document: str) 
 
 @given(doc_expressions, documents(Doc) | bulk(Doc), st.booleans())
 def test_typed_generic_and_reference_agree_on_every_kind_of_field(
-    text: str, document: str, folded: bool
+    text: str, document: str, case_insensitive: bool
 ) -> None:
-    parsed = projection.parse(text, schema=Doc, case_insensitive=folded)
+    parsed = projection.parse(text, schema=Doc, case_insensitive=case_insensitive)
     assert_paths_agree(parsed, document.encode())
 
 
 @given(ticket_fields, st.sampled_from(TICKETS))
 def test_kibo_tickets_take_the_typed_path_whole(text: str, data: bytes) -> None:
     parsed = projection.parse(text, schema=CustomerAuthTicket)
-    compiled = parsed.compiled()
+    compiled = internals.compiled(parsed)
     assert_paths_agree(parsed, data)
-    if isinstance(parsed.mask, Node):
+    if str(parsed):  # not the whole document, which is checked and returned as it is
         # A ticket the model describes never falls back: every node is a Struct, decoded once.
         assert compiled._top is not None
         assert compiled._top.decoder.decode(data) is not None
@@ -283,7 +249,7 @@ def test_repeated_keys_keep_the_schema_position_and_the_last_value() -> None:
 
 def test_a_node_below_a_primitive_field_checks_what_it_meets() -> None:
     parsed = projection.parse("*(x)", schema=Doc)
-    compiled = parsed.compiled()
+    compiled = internals.compiled(parsed)
     assert compiled._top is not None
     # The schema's primitives are kept byte for byte, whatever their spelling...
     same = b'{"a":1.50,"g":"\\u00e9","b":{"x":1e2,"y":2}}'
@@ -331,5 +297,5 @@ def test_workers_project_in_the_schemas_order(
     path.write_bytes(b'{"userId":"u","accessToken":"t","zz":1,"refreshToken":"r"}\n' * 200)
     sink = io.BytesIO()
     with path.open("rb") as source:
-        _bulk.project_stream(parsed.compiled(), source, sink, path=str(path), workers=2)
+        _stream.project_stream(internals.compiled(parsed), source, sink, path=str(path), workers=2)
     assert sink.getvalue() == b'{"refreshToken":"r","userId":"u","zz":1}\n' * 200

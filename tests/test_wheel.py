@@ -1,5 +1,9 @@
 """The wheel is ``kibo-projection`` and carries the grammar, its tables and the command: in a fresh
-environment, all work and say their version."""
+environment, all work and say their version.
+
+Internals reached: where the installed parser came from (``projection._grammar``), to see that
+the wheel's tables are loaded.
+"""
 
 from __future__ import annotations
 

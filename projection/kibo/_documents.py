@@ -191,7 +191,7 @@ class _Drawer:
                 self.struct(struct, self.scope(parent, person=index == 0), 1, echo, own_id=False)
                 for index in range(count)
             ]
-        return self.value(annotation, name, self.scope(), 0, {}, [])
+        return self.value(annotation, _Where(name, self.scope(), 0, {}, []))
 
     def collection(
         self, struct: type[msgspec.Struct], scope: _Scope, depth: int, page: Page
@@ -217,9 +217,8 @@ class _Drawer:
             if item.kind == "struct":
                 items.append(drawer.struct(item.inner, drawer.scope(), depth + 1, {}, own_id=False))
             else:
-                items.append(
-                    drawer.value(item_annotation, "item", drawer.scope(), depth + 1, {}, [])
-                )
+                where = _Where("item", drawer.scope(), depth + 1, {}, [])
+                items.append(drawer.value(item_annotation, where))
         facts = {
             "startIndex": start,
             "pageSize": size,
@@ -265,7 +264,8 @@ class _Drawer:
                         value = _echoed(text, field.type)
                     if value is UNSET:
                         schema = schemas.get(name, {})
-                        value = self.value(field.type, name, scope, depth + 1, schema, owner)
+                        where = _Where(name, scope, depth + 1, schema, owner)
+                        value = self.value(field.type, where)
                 if value is UNSET:
                     continue
                 drawn[name] = value
@@ -286,17 +286,10 @@ class _Drawer:
 
     # -- any value --------------------------------------------------------------------------------
 
-    def value(
-        self,
-        annotation: Any,
-        name: str,
-        scope: _Scope,
-        depth: int,
-        schema: Mapping[str, Any],
-        owner: list[str],
-    ) -> Any:
+    def value(self, annotation: Any, where: _Where) -> Any:
         shape = _shape(annotation)
         self.budget -= 1
+        scope, depth = where.scope, where.depth
         if shape.kind == "struct":
             if not self.enterable(shape.inner, depth):
                 return None if shape.nullable else UNSET
@@ -305,51 +298,58 @@ class _Drawer:
                 return self.collection(shape.inner, child, depth, Page())
             return self.struct(shape.inner, child, depth, {}, own_id=False)
         if shape.kind == "array":
-            return self.array(shape, name, scope, depth, schema, owner)
+            return self.array(shape, where)
         if shape.kind == "map":
-            return self.mapping(shape, name, scope, depth, owner)
-        words = _words(name)
+            return self.mapping(shape, where)
+        words = _words(where.name)
         if shape.nullable and not _is_id(words) and self.rng.random() < _NULLS:
             return None
-        enum = _enum(schema, shape.kind)
+        enum = _enum(where.schema, shape.kind)
         if enum:
             return self.rng.choice(enum)
-        return _LEAVES[shape.kind](self, words, scope, schema, owner)
+        return _LEAVES[shape.kind](self, words, scope, where.schema, where.owner)
 
-    def array(
-        self,
-        shape: _Shape,
-        name: str,
-        scope: _Scope,
-        depth: int,
-        schema: Mapping[str, Any],
-        owner: list[str],
-    ) -> Any:
+    def array(self, shape: _Shape, where: _Where) -> Any:
         item = _shape(shape.inner)
+        depth = where.depth
         if item.kind == "struct" and not self.enterable(item.inner, depth + 1):
             return []
         most = 3 if depth <= 2 else 2 if depth <= 4 else 1
         count = 0 if self.budget <= 0 else self.rng.randint(0 if depth > 1 else 1, most)
-        items_schema = schema.get("items")
+        items_schema = where.schema.get("items")
         items_schema = items_schema if isinstance(items_schema, Mapping) else {}
-        singular = name[:-1] if name.endswith("s") else name
+        singular = where.name[:-1] if where.name.endswith("s") else where.name
         values = []
         for index in range(count):
-            child = self.scope(scope, person=index == 0)
-            value = self.value(shape.inner, singular, child, depth + 1, items_schema, owner)
+            child = self.scope(where.scope, person=index == 0)
+            value = self.value(
+                shape.inner, _Where(singular, child, depth + 1, items_schema, where.owner)
+            )
             if value is not UNSET:  # an object past the bounds, that cannot be null
                 values.append(value)
         return values
 
-    def mapping(self, shape: _Shape, name: str, scope: _Scope, depth: int, owner: list[str]) -> Any:
-        keys = _LINK_KEYS if "link" in name.lower() else _WORDS.property_keys
+    def mapping(self, shape: _Shape, where: _Where) -> Any:
+        keys = _LINK_KEYS if "link" in where.name.lower() else _WORDS.property_keys
         count = 0 if self.budget <= 0 else self.rng.randint(1, 2)
         document = {}
         for key in self.rng.sample(keys, count):
-            value = self.value(shape.inner, key, self.scope(scope), depth + 1, {}, owner)
+            child = _Where(key, self.scope(where.scope), where.depth + 1, {}, where.owner)
+            value = self.value(shape.inner, child)
             if value is not UNSET:
                 document[key] = value
         return document
+
+
+class _Where(NamedTuple):
+    """Where a value is drawn: for a field of this name, in this object's scope, at this depth,
+    with the field's schema, in a type whose name has these words (``owner``)."""
+
+    name: str
+    scope: _Scope
+    depth: int
+    schema: Mapping[str, Any]
+    owner: list[str]
 
 
 def _is_collection(struct: type[msgspec.Struct]) -> bool:
@@ -453,97 +453,184 @@ def _code(text: str, scope: _Scope) -> str:
     return f"{letters}-{scope.rng.randrange(1000, 10_000)}"
 
 
+class _Named(NamedTuple):
+    """What a string leaf's name says: the rules of ``_string`` read it."""
+
+    words: list[str]
+    key: str  # the words run together: "postalorzipcode"
+    last: str  # the last word, "" for none
+    owner: list[str]  # the words of the type's name the field is in
+    form: Any  # the schema's ``format``, if any
+
+
+# A string drawn from the generator, the object's scope and what its name says.
+_StringDraw = Callable[[random.Random, _Scope, _Named], str]
+
+
 def _string(
     drawer: _Drawer, words: list[str], scope: _Scope, schema: Mapping[str, Any], owner: list[str]
 ) -> str:
-    rng = drawer.rng
-    key = "".join(words)
-    last = words[-1] if words else ""
-    form = schema.get("format")
+    """What the field's name says it holds, asked in this order: its format and the name's
+    shape (``_by_format``), the whole name (``_BY_KEY``), words anywhere in it (``_by_words``),
+    its last word (``_BY_LAST``); else the name and a number."""
+    named = _Named(words, "".join(words), words[-1] if words else "", owner, schema.get("format"))
+    draw = (
+        _by_format(named)
+        or _BY_KEY.get(named.key)
+        or _by_words(named)
+        or _BY_LAST.get(named.last)
+        or _labelled
+    )
+    return draw(drawer.rng, scope, named)
+
+
+def _by_format(named: _Named) -> _StringDraw | None:
+    """The draw for a format, or for an email or a link, which the format may also say."""
+    form, key, last = named.form, named.key, named.last
     if form == "date":
-        return scope.between(_PAST, _RECENT).date().isoformat()
+        return lambda rng, scope, _: scope.between(_PAST, _RECENT).date().isoformat()
     if form == "uuid":
-        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        return lambda rng, scope, _: str(uuid.UUID(int=rng.getrandbits(128), version=4))
     if form == "byte":
-        return base64.b64encode(rng.randbytes(12)).decode("ascii")
+        return lambda rng, scope, _: base64.b64encode(rng.randbytes(12)).decode("ascii")
     if form == "email" or last == "email" or key.endswith("emailaddress"):
-        return _email(scope)
+        return lambda rng, scope, _: _email(scope)
     if form in ("uri", "url") or last in ("url", "uri", "href", "link", "src"):
-        slug = _slug(scope)
-        if "image" in key or "image" in owner:
-            return f"https://cdn.example.com/images/{slug}-{rng.randrange(100, 1000)}.jpg"
-        return f"https://www.example.com/{slug}/{rng.randrange(1, 10_000)}"
-    if key in ("username", "login"):
-        return _email(scope)
-    if key == "firstname" or key == "givenname":
-        return _person(scope)[0]
-    if key in ("lastname", "lastnameorsurname", "surname", "familyname"):
-        return _person(scope)[1]
-    if key in ("middlename", "middlenameorinitial", "middleinitial"):
-        return f"{chr(65 + rng.randrange(26))}."
-    if key in ("fullname", "displayname", "contactname", "customername", "recipientname"):
-        return " ".join(_person(scope))
-    if key in ("countrycode", "country"):
-        return _country(scope).code
-    if key in ("currencycode", "currency"):
-        return _country(scope).currency
-    if key in ("localecode", "locale", "language", "languagecode"):
-        return _country(scope).locale
-    if key in ("cityortown", "city", "town"):
-        return str(_place(scope).city)
-    if key in ("stateorprovince", "province", "statecode", "region"):
-        return str(_place(scope).state)
-    if key in ("postalorzipcode", "postalcode", "zipcode", "zip", "postcode"):
-        return scope.fill(_place(scope).postal)
-    if key in ("address1", "street", "streetaddress", "line1", "addressline1"):
-        country = _country(scope)
-        street = scope.pick(country.streets)
-        return country.street_format.format(number=rng.randrange(1, 9_999), street=street)
-    if key in ("address2", "address3", "address4", "line2", "addressline2"):
-        return scope.pick(_WORDS.address_lines)
-    if "phone" in key or "fax" in key or ("phone" in owner and key in ("home", "mobile", "work")):
-        return scope.fill(_country(scope).phone)
-    if key in ("companyororganization", "company", "organization", "companyname"):
-        return scope.pick(_WORDS.companies)
-    if key == "addresstype":
-        return scope.pick(_ADDRESS_TYPES)
-    if key == "label":
-        return scope.pick(_WORDS.labels)
-    if last in _TEXTS or key in ("summary", "body", "text"):
-        return " ".join(rng.sample(_WORDS.note_sentences, rng.randint(1, 2)))
-    if key == "slug":
-        return _slug(scope)
-    if "alt" in words:
-        return _named(scope)
-    if key == "fullyqualifiedname":
-        return "tenant~" + scope.pick(_WORDS.property_keys)
-    if key == "externalid":
-        return f"CRM-{rng.randrange(10**7):07d}"
-    if last == "id":
-        known = scope.get("id:" + "".join(words[:-1]))
-        return known if isinstance(known, str) else scope.hex32()
-    if last == "by":
-        return scope.hex32()
-    if last in ("token", "secret", "password", "ticket"):
-        return base64.b64encode(rng.randbytes(48)).decode("ascii")
-    if last in ("sku", "code"):
-        about = words[:-1] or owner[-1:]
-        product = "product" in about or "product" in owner
-        return _code(_product(scope) if product else " ".join(about), scope)
-    if last == "name":
-        # What the object is: the field's name says (productName), else its type's name, read
-        # from its last word back (CategoryContent: a category's); a type's type is unknown.
-        kinds = words[-2:-1] or [word for word in reversed(owner) if word not in _VAGUE]
-        kind = next((kind for kind in kinds if kind in _NAMES), None)
-        if kind is not None and (owner[-1:] != ["type"] or len(words) > 1):
-            return _NAMES[kind](scope)
-        return f"{' '.join(owner or words).capitalize()} {rng.randrange(1, 1000)}"
-    if last in ("status", "state"):
-        return scope.pick(_STATUSES)
-    if last == "ip" or key == "ipaddress":
-        return f"192.0.2.{rng.randrange(1, 255)}"
-    label = " ".join(words) or "value"
+        return _url
+    return None
+
+
+def _by_words(named: _Named) -> _StringDraw | None:
+    """The draw for a phone number, a text or an image's alternative text."""
+    key = named.key
+    if "phone" in key or "fax" in key or ("phone" in named.owner and key in _PHONES):
+        return lambda rng, scope, _: scope.fill(_country(scope).phone)
+    if named.last in _TEXTS:
+        return _text
+    if "alt" in named.words:
+        return lambda rng, scope, _: _named(scope)
+    return None
+
+
+_PHONES: Final = ("home", "mobile", "work")
+
+
+def _url(rng: random.Random, scope: _Scope, named: _Named) -> str:
+    slug = _slug(scope)
+    if "image" in named.key or "image" in named.owner:
+        return f"https://cdn.example.com/images/{slug}-{rng.randrange(100, 1000)}.jpg"
+    return f"https://www.example.com/{slug}/{rng.randrange(1, 10_000)}"
+
+
+def _text(rng: random.Random, scope: _Scope, named: _Named) -> str:
+    return " ".join(rng.sample(_WORDS.note_sentences, rng.randint(1, 2)))
+
+
+def _street(rng: random.Random, scope: _Scope, named: _Named) -> str:
+    country = _country(scope)
+    street = scope.pick(country.streets)
+    return country.street_format.format(number=rng.randrange(1, 9_999), street=street)
+
+
+def _known_id(rng: random.Random, scope: _Scope, named: _Named) -> str:
+    """The id of an object drawn before, where the name says whose (``accountId``)."""
+    known = scope.get("id:" + "".join(named.words[:-1]))
+    return known if isinstance(known, str) else scope.hex32()
+
+
+def _code_of(rng: random.Random, scope: _Scope, named: _Named) -> str:
+    about = named.words[:-1] or named.owner[-1:]
+    product = "product" in about or "product" in named.owner
+    return _code(_product(scope) if product else " ".join(about), scope)
+
+
+def _name_of(rng: random.Random, scope: _Scope, named: _Named) -> str:
+    # What the object is: the field's name says (productName), else its type's name, read from
+    # its last word back (CategoryContent: a category's); a type's type is unknown.
+    words, owner = named.words, named.owner
+    kinds = words[-2:-1] or [word for word in reversed(owner) if word not in _VAGUE]
+    kind = next((kind for kind in kinds if kind in _NAMES), None)
+    if kind is not None and (owner[-1:] != ["type"] or len(words) > 1):
+        return _NAMES[kind](scope)
+    return f"{' '.join(owner or words).capitalize()} {rng.randrange(1, 1000)}"
+
+
+def _labelled(rng: random.Random, scope: _Scope, named: _Named) -> str:
+    label = " ".join(named.words) or "value"
     return f"{label} {rng.randrange(1, 1000)}"
+
+
+def _secret(rng: random.Random, scope: _Scope, named: _Named) -> str:
+    return base64.b64encode(rng.randbytes(48)).decode("ascii")
+
+
+def _ip(rng: random.Random, scope: _Scope, named: _Named) -> str:
+    return f"192.0.2.{rng.randrange(1, 255)}"  # a documentation address (RFC 5737)
+
+
+def _keyed(keys: tuple[str, ...], draw: _StringDraw) -> dict[str, _StringDraw]:
+    return dict.fromkeys(keys, draw)
+
+
+# By the whole name, run together.
+_BY_KEY: Final[dict[str, _StringDraw]] = {
+    **_keyed(("username", "login"), lambda rng, scope, _: _email(scope)),
+    **_keyed(("firstname", "givenname"), lambda rng, scope, _: _person(scope)[0]),
+    **_keyed(
+        ("lastname", "lastnameorsurname", "surname", "familyname"),
+        lambda rng, scope, _: _person(scope)[1],
+    ),
+    **_keyed(
+        ("middlename", "middlenameorinitial", "middleinitial"),
+        lambda rng, scope, _: f"{chr(65 + rng.randrange(26))}.",
+    ),
+    **_keyed(
+        ("fullname", "displayname", "contactname", "customername", "recipientname"),
+        lambda rng, scope, _: " ".join(_person(scope)),
+    ),
+    **_keyed(("countrycode", "country"), lambda rng, scope, _: _country(scope).code),
+    **_keyed(("currencycode", "currency"), lambda rng, scope, _: _country(scope).currency),
+    **_keyed(
+        ("localecode", "locale", "language", "languagecode"),
+        lambda rng, scope, _: _country(scope).locale,
+    ),
+    **_keyed(("cityortown", "city", "town"), lambda rng, scope, _: str(_place(scope).city)),
+    **_keyed(
+        ("stateorprovince", "province", "statecode", "region"),
+        lambda rng, scope, _: str(_place(scope).state),
+    ),
+    **_keyed(
+        ("postalorzipcode", "postalcode", "zipcode", "zip", "postcode"),
+        lambda rng, scope, _: scope.fill(_place(scope).postal),
+    ),
+    **_keyed(("address1", "street", "streetaddress", "line1", "addressline1"), _street),
+    **_keyed(
+        ("address2", "address3", "address4", "line2", "addressline2"),
+        lambda rng, scope, _: scope.pick(_WORDS.address_lines),
+    ),
+    **_keyed(
+        ("companyororganization", "company", "organization", "companyname"),
+        lambda rng, scope, _: scope.pick(_WORDS.companies),
+    ),
+    "addresstype": lambda rng, scope, _: scope.pick(_ADDRESS_TYPES),
+    "label": lambda rng, scope, _: scope.pick(_WORDS.labels),
+    **_keyed(("summary", "body", "text"), _text),
+    "slug": lambda rng, scope, _: _slug(scope),
+    "fullyqualifiedname": lambda rng, scope, _: "tenant~" + scope.pick(_WORDS.property_keys),
+    "externalid": lambda rng, scope, _: f"CRM-{rng.randrange(10**7):07d}",
+    "ipaddress": _ip,
+}
+
+# By the last word of the name.
+_BY_LAST: Final[dict[str, _StringDraw]] = {
+    "id": _known_id,
+    "by": lambda rng, scope, _: scope.hex32(),
+    **_keyed(("token", "secret", "password", "ticket"), _secret),
+    **_keyed(("sku", "code"), _code_of),
+    "name": _name_of,
+    **_keyed(("status", "state"), lambda rng, scope, _: scope.pick(_STATUSES)),
+    "ip": _ip,
+}
 
 
 _VAGUE: Final = frozenset({"content", "summary", "info", "details", "data", "runtime", "contracts"})
