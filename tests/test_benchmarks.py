@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
+import projection
 from benchmarks import harness, workloads
 from benchmarks.harness import main
 from benchmarks.targets import shown
@@ -171,6 +172,30 @@ def test_typed_decoding_compares_the_openapi_type_with_the_hand_written_model(
     assert sum("OpenAPI-built `CustomerAuthTicket`" in figure for figure in figures) == len(
         typed["groups"]
     )
+
+
+def test_the_first_use_workload_parses_a_new_expression_for_every_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caches: list[projection.ProjectionCache] = []
+
+    class Recorded(projection.ProjectionCache):
+        def __init__(self) -> None:
+            super().__init__()
+            caches.append(self)
+
+    monkeypatch.setattr(projection, "ProjectionCache", Recorded)
+    results = _run(tmp_path, "--only", "first-use")
+    (group,) = results["workloads"][0]["groups"]
+    measured = {m["contender"]: m for m in group["measurements"]}
+    assert list(measured) == [workloads.FIRST_USE, workloads.FIRST_USE_PARSED, workloads.WARM]
+    # Each output was checked against the fast path's, then timed.
+    assert all(m["stats"] is not None for m in measured.values())
+    (cache,) = caches
+    assert cache.misses > 0
+    assert cache.hits == 0
+    (target,) = [t for t in results["targets"] if t["figure"].startswith("first use")]
+    assert isinstance(target["met"], bool)
 
 
 def test_the_dask_workload_is_skipped_without_dask(
