@@ -1023,8 +1023,9 @@ def _sizing(group: Group) -> list[str]:
     workers = math.ceil(TERABYTE_PER_HOUR / per_worker)
     return [
         f"Sizing: a started cluster projected {per_worker / 1e6:,.0f} MB/s per worker here, "
-        f"so 1 TB of uncompressed NDJSON in an hour takes about {workers} such workers, if "
-        "storage delivers 280 MB/s to them; an estimate, not a measurement."
+        f"so 1 TB of uncompressed NDJSON in an hour takes about {workers} such "
+        f"worker{'s' if workers > 1 else ''}, if storage delivers 280 MB/s; an estimate, not a "
+        "measurement."
     ]
 
 
