@@ -23,7 +23,6 @@ space, every applier must give the same bytes as the others, decoding to the exp
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import subprocess
@@ -40,6 +39,7 @@ import projection
 from projection.asgi import ResponseFieldsMiddleware
 from projection.openapi import OpenAPI
 
+from .in_process import respond
 from .schemas import SCHEMAS
 from .test_cases import load, options
 
@@ -177,7 +177,7 @@ def middleware(case: dict[str, Any], body: bytes) -> bytes:
         policy = projection.parse("", case_insensitive=True, schema=schema)
     app = ResponseFieldsMiddleware(_answering(body), policy=policy, openapi=SPEC)
     query = urlencode({"responseFields": case["expression"]}).encode()
-    status, headers, sent = respond(app, path, query)
+    status, headers, sent = respond(app, query, path=path)
     assert status == 200, sent
     assert [value for name, value in headers if name.lower() == b"content-length"] == [
         b"%d" % len(sent)
@@ -192,32 +192,6 @@ def _answering(body: bytes) -> Any:
         await send({"type": "http.response.body", "body": body})
 
     return app
-
-
-def respond(app: Any, path: str, query: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """``app`` called in this process for ``GET path?query``: the status, headers and body."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "headers": [],
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    start, *body = sent
-    return start["status"], list(start["headers"]), b"".join(m.get("body", b"") for m in body)
 
 
 # -- typed() --------------------------------------------------------------------------------------

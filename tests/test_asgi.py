@@ -28,6 +28,7 @@ from projection.asgi import ASGIApp, Message, Receive, ResponseFieldsMiddleware,
 from projection.kibo import CustomerAuthTicket, sample_authtickets
 from projection.openapi import OpenAPI
 
+from . import in_process
 from .strategies import expressions, objects
 from .test_mock_server import call
 
@@ -113,23 +114,7 @@ def http_scope(query: str | bytes = b"", method: str = "GET", **extra: Any) -> S
 
 def drive(app: Any, scope: Scope) -> Response:
     """Call ``app`` with ``scope`` and an empty request body; collect what it sends."""
-    sent: list[Message] = []
-    received = False
-
-    async def receive() -> Message:
-        nonlocal received
-        if received:
-            # The client stays connected: apps that listen for a disconnect (Starlette's
-            # FileResponse) wait here until their response is sent.
-            await asyncio.Event().wait()
-        received = True
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    return Response(sent)
+    return Response(in_process.drive(app, scope))
 
 
 def fields(expression: str) -> str:

@@ -8,7 +8,6 @@ canonical form), ``Projection.from_paths``'s depth, and the middleware's ``max_l
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +17,8 @@ import pytest
 import projection
 from projection import ProjectionLimitError
 from projection.asgi import ResponseFieldsMiddleware
+
+from .in_process import respond
 
 
 def accepted(text: str, **options: Any) -> projection.Projection:
@@ -142,38 +143,6 @@ def test_paths_exactly_max_depth_deep_are_accepted() -> None:
 # -- the middleware ---------------------------------------------------------------------------
 
 BODY = orjson.dumps({"k1": {"x": 1, "y": 2}, "k2": 3, "k3": 4})
-
-
-def respond(
-    app: Any,
-    query: str = "",
-    *,
-    method: str = "GET",
-    headers: list[tuple[bytes, bytes]] | None = None,
-) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """``app`` called in this process: the status, headers and body it sends."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": query.encode(),
-        "headers": headers or [],
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    start, *body = sent
-    return start["status"], list(start["headers"]), b"".join(m.get("body", b"") for m in body)
 
 
 class Upstream:
