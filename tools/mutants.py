@@ -71,9 +71,9 @@ class Mutant(NamedTuple):
         return f"{self.module}:{self.line} {self.kind}: {before!r} -> {self.replacement.decode()!r}"
 
 
-def mutants(module: str) -> list[Mutant]:
-    """Every mutant of ``module`` that still parses, in source order."""
-    source = (ROOT / module).read_bytes()
+def mutants(module: str, root: Path = ROOT) -> list[Mutant]:
+    """Every mutant of ``module`` (in the repository at ``root``) that still parses, in order."""
+    source = (root / module).read_bytes()
     found = sorted(set(_token_mutants(module, source)) | set(_statement_mutants(module, source)))
     return [
         mutant
@@ -208,32 +208,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("mutants.jsonl"))
     options = parser.parse_args(argv)
 
-    chosen: list[Mutant] = []
-    for module in options.module or sorted(MODULES):
-        every = mutants(module)
-        sample = every
-        if 0 < options.per_module < len(every):
-            sample = sorted(random.Random(options.seed).sample(every, options.per_module))
-        print(f"{module}: {len(every)} mutants, {len(sample)} run", file=sys.stderr)
-        chosen += sample
-    if options.list:
-        for mutant in chosen:
-            print(mutant.describe((ROOT / mutant.module).read_bytes()))
-        return 0
-
     survivors: list[str] = []
-    with tempfile.TemporaryDirectory() as scratch, options.output.open("w") as results:
+    with tempfile.TemporaryDirectory() as scratch:
+        # The mutants are those of this copy, taken once: the tests run on the very sources the
+        # mutants were made from, and described from, whatever happens to the checkout meanwhile.
         copy = Path(scratch, "repository")
         shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", ".venv*", "__pycache__"))
-        for number, mutant in enumerate(chosen, 1):
-            outcome = run(mutant, copy, options.timeout)
-            described = mutant.describe((ROOT / mutant.module).read_bytes())
-            verdict = "killed" if outcome.killed else "SURVIVED"
-            print(f"[{number}/{len(chosen)}] {verdict} {described}", file=sys.stderr)
-            if not outcome.killed:
-                survivors.append(described)
-            record = {"mutant": described, "killed": outcome.killed, "reason": outcome.reason}
-            results.write(json.dumps({**record, "seconds": round(outcome.seconds, 1)}) + "\n")
+        chosen: list[Mutant] = []
+        for module in options.module or sorted(MODULES):
+            every = mutants(module, copy)
+            sample = every
+            if 0 < options.per_module < len(every):
+                sample = sorted(random.Random(options.seed).sample(every, options.per_module))
+            print(f"{module}: {len(every)} mutants, {len(sample)} run", file=sys.stderr)
+            chosen += sample
+        sources = {module: (copy / module).read_bytes() for module in {m.module for m in chosen}}
+        if options.list:
+            for mutant in chosen:
+                print(mutant.describe(sources[mutant.module]))
+            return 0
+
+        with options.output.open("w") as results:
+            for number, mutant in enumerate(chosen, 1):
+                outcome = run(mutant, copy, options.timeout)
+                described = mutant.describe(sources[mutant.module])
+                verdict = "killed" if outcome.killed else "SURVIVED"
+                print(f"[{number}/{len(chosen)}] {verdict} {described}", file=sys.stderr)
+                if not outcome.killed:
+                    survivors.append(described)
+                record = {"mutant": described, "killed": outcome.killed, "reason": outcome.reason}
+                results.write(json.dumps({**record, "seconds": round(outcome.seconds, 1)}) + "\n")
+                results.flush()  # a run stopped part way keeps what it found
     killed = len(chosen) - len(survivors)
     print(f"{len(chosen)} mutants: {killed} killed, {len(survivors)} survived")
     for described in survivors:
