@@ -38,6 +38,7 @@ __all__ = [
     "project_lines",
     "read_and_project",
     "read_blocks",
+    "read_range",
     "then_rejected",
 ]
 
@@ -264,17 +265,25 @@ class InFile(NamedTuple):
 
         Fewer than asked only if the file was cut short meanwhile.
         """
-        size = self.end - self.start
-        _fit(buffer, size)
-        done = 0
-        with open(self.path, "rb", buffering=0) as file, memoryview(buffer) as view:
-            file.seek(self.start)
-            while done < size:
-                read = file.readinto(view[done:size])
-                if not read:
-                    break
-                done += read
-        return done
+        with open(self.path, "rb", buffering=0) as file:
+            return read_range(file, self.start, self.end - self.start, buffer)
+
+
+def read_range(
+    file: io.RawIOBase | io.BufferedIOBase, start: int, size: int, buffer: bytearray
+) -> int:
+    """``size`` bytes of ``file`` from ``start`` into the start of ``buffer``, grown to fit; how
+    many were read, fewer only if the file ends first."""
+    _fit(buffer, size)
+    file.seek(start)
+    done = 0
+    with memoryview(buffer) as view:
+        while done < size:
+            read = file.readinto(view[done:size])
+            if not read:
+                break
+            done += read
+    return done
 
 
 Lines: TypeAlias = InBuffer | InFile

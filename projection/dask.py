@@ -36,7 +36,7 @@ except ImportError as error:  # the edges of the library are optional; its core 
         name=error.name,
     ) from error
 
-from ._bulk import Block, input_start, project_block, then_rejected
+from ._bulk import Block, input_start, project_block, read_range, then_rejected
 from ._errors import PayloadError
 from ._projection import Projection, compiled, parse
 
@@ -365,35 +365,32 @@ def _read(source: _Source) -> tuple[bytes | bytearray, int]:
             data: bytes = whole.read()
         return data, len(data)
     with fs.open(path, "rb") as file:
-        begin, stop = _line_start(file, start), _line_start(file, end)
-        size = stop - begin
+        begin = _line_start(file, start, end)
+        if begin == end:  # inside one long line, which the range where it begins projects
+            return b"", 0
+        size = _line_start(file, end) - begin
         buffer: bytearray | None = getattr(_kept, "buffer", None)
-        if buffer is None or len(buffer) < size:
-            buffer = _kept.buffer = bytearray(size)
-        file.seek(begin)
-        done = 0
-        with memoryview(buffer) as view:
-            while done < size:
-                count = file.readinto(view[done:size])
-                if not count:  # the file was cut short meanwhile
-                    break
-                done += count
-    return buffer, done
+        if buffer is None:
+            buffer = _kept.buffer = bytearray()
+        return buffer, read_range(file, begin, size, buffer)
 
 
-def _line_start(file: AbstractBufferedFile, position: int) -> int:
+def _line_start(file: AbstractBufferedFile, position: int, limit: int | None = None) -> int:
     """Where the first line that begins at ``position`` or after begins: there, or past the next
-    line break, or the end of the file."""
+    line break, or the end of the file; at most ``limit``, where the search stops. A range's
+    first line is sought no further than its end, so that the ranges inside one long line cost
+    their own length each, not the rest of the line each."""
     if position == 0:
         return 0
     position -= 1  # a line begins at ``position`` if a line break ends the one before
     file.seek(position)
-    while probe := file.read(_PROBE):
+    while (limit is None or position < limit) and (probe := file.read(_PROBE)):
         found: int = probe.find(b"\n")
         if found >= 0:
-            return position + found + 1
+            position += found + 1
+            break
         position += len(probe)
-    return position
+    return position if limit is None else min(position, limit)
 
 
 # -- bags -------------------------------------------------------------------------------------
