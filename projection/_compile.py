@@ -276,7 +276,11 @@ class Compiled:
         # document's order between them (rule 8), which a Struct's fixed order does not.
         self._may_type = typed and not case_insensitive
         self._typed: dict[tuple[Node, Scope | None], _Typed | None] = {}
-        self._top = self._typed_node(mask, self._root) if isinstance(mask, Node) else None
+        self._top = (
+            self._typed_node(mask, self._root)
+            if self._may_type and isinstance(mask, Node)
+            else None
+        )
         self._fast = self._first_try(mask)
 
     @property

@@ -11,7 +11,7 @@ and ``_bulk`` for bytes, ``_paths`` for FieldMask paths, ``_schema`` for typed m
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO, final
+from typing import Any, BinaryIO, Final, final
 
 from . import _bulk, _canonical, _mask, _paths, _reference, _schema
 from ._compile import Compiled
@@ -226,6 +226,9 @@ class Projection:
         return cls(mask, case_insensitive=case_insensitive)
 
 
+_DEFAULT_LIMITS: Final = Limits().checked()
+
+
 def parse(
     text: str,
     *,
@@ -249,7 +252,11 @@ def parse(
     """
     if not isinstance(text, str):
         raise TypeError(f"a responseFields expression must be str, not {type(text).__name__}")
-    limits = Limits(max_length, max_depth, max_items).checked()
+    # The default limits are made and checked once: a new expression's first use pays for little.
+    if (max_length, max_depth, max_items) == _DEFAULT_LIMITS:
+        limits = _DEFAULT_LIMITS
+    else:
+        limits = Limits(max_length, max_depth, max_items).checked()
     if schema is not None:
         _schema.check_schema(schema)
     elif strict:
