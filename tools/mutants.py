@@ -9,18 +9,24 @@ that makes no difference (an equivalent mutant). Every survivor gets a test or a
 The mutants of a module are all its candidate sites, or a seeded sample of them::
 
     python tools/mutants.py                         # a sample of 25 per module, seed 0
-    python tools/mutants.py --per-module 0          # every site
+    python tools/mutants.py --per-module 0 --jobs 2 # every site, two at a time
     python tools/mutants.py --module projection/_mask.py --list
 
+A mutant runs only the tests that execute its line. One run of the module's test files under
+coverage, with each test as its own context, first finds them; a line no test runs in the tests'
+own process (module-level code, code run by a child process) runs the module's test files whole.
+A mutant that survives its tests is run against the module's test files whole before it is called
+a survivor, so the selection can only make a run quicker, never a survivor out of a killed mutant.
+
 Results go to ``--output`` as JSON lines, one per mutant, and survivors are printed with their
-place and their change. It takes minutes per module: each mutant runs the module's test files,
-stopping at the first failure.
+place and their change.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import concurrent.futures
 import io
 import json
 import os
@@ -34,6 +40,8 @@ import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
+
+from coverage import CoverageData
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -168,14 +176,84 @@ class Outcome(NamedTuple):
     reason: str
 
 
-def run(mutant: Mutant, copy: Path, timeout: float) -> Outcome:
-    """The module's tests on ``copy`` with ``mutant`` applied; the module restored after."""
+# The tests that execute each line, by module and line: pytest node ids.
+Coverage = dict[str, dict[int, frozenset[str]]]
+
+
+def covering_tests(copy: Path, modules: list[str]) -> Coverage:
+    """Which tests execute each line of ``modules``: one run of their test files under coverage."""
+    data_file = copy / ".coverage.mutants"
+    command = [*_pytest(), "--cov=projection", "--cov-context=test", "--cov-report="]
+    command += _test_files(modules)
+    subprocess.run(
+        command,
+        cwd=copy,
+        env={**os.environ, "PYTHONPATH": str(copy), "COVERAGE_FILE": str(data_file)},
+        capture_output=True,
+        check=False,  # the unmutated suite passes; if it does not, the mutants say so
+    )
+    data = CoverageData(str(data_file))
+    data.read()
+    found: Coverage = {}
+    for module in modules:
+        by_line = data.contexts_by_lineno(str((copy / module).resolve()))
+        # A context is "node id|phase"; the empty context is import time.
+        found[module] = {
+            line: frozenset(context.rpartition("|")[0] for context in contexts if context)
+            for line, contexts in by_line.items()
+        }
+    return found
+
+
+def _statement_lines(source: bytes) -> dict[int, int]:
+    """Each line's innermost statement's first line: the line coverage reports for it."""
+    first: dict[int, int] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.stmt):
+            body_start = min(
+                (
+                    child.lineno
+                    for child in ast.iter_child_nodes(node)
+                    if isinstance(child, ast.stmt)
+                ),
+                default=(node.end_lineno or node.lineno) + 1,
+            )
+            for line in range(node.lineno, body_start):
+                # ast.walk goes outside in: an inner statement's claim comes later and wins.
+                first[line] = node.lineno
+    return first
+
+
+def _pytest() -> list[str]:
+    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+
+
+def _test_files(modules: list[str]) -> list[str]:
+    names = dict.fromkeys(name for module in modules for name in MODULES[module])
+    return [f"tests/{name}.py" for name in names]
+
+
+def run(mutant: Mutant, copy: Path, tests: frozenset[str], timeout: float) -> Outcome:
+    """The tests that run the mutant's line, on ``copy`` with ``mutant`` applied; then, if they
+    pass, the module's test files whole. The module is restored after."""
     path = copy / mutant.module
     source = path.read_bytes()
     path.write_bytes(mutant.applied(source))
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
-    command += ["--hypothesis-seed=0", *(f"tests/{name}.py" for name in MODULES[mutant.module])]
     started = time.perf_counter()
+    try:
+        whole = _test_files([mutant.module])
+        killed, reason = _fails(copy, sorted(tests), timeout) if tests else (False, "")
+        if not killed:
+            killed, reason = _fails(copy, whole, timeout)
+        elif tests:
+            reason = f"{reason} ({len(tests)} tests selected)"
+    finally:
+        path.write_bytes(source)
+    return Outcome(mutant, killed, time.perf_counter() - started, reason)
+
+
+def _fails(copy: Path, tests: list[str], timeout: float) -> tuple[bool, str]:
+    command = [*_pytest(), "--hypothesis-seed=0", *tests]
     try:
         result = subprocess.run(
             command,
@@ -185,12 +263,9 @@ def run(mutant: Mutant, copy: Path, timeout: float) -> Outcome:
             timeout=timeout,
             check=False,
         )
-        killed, reason = result.returncode != 0, _last_line(result.stdout)
     except subprocess.TimeoutExpired:
-        killed, reason = True, f"timed out after {timeout:.0f} s"
-    finally:
-        path.write_bytes(source)
-    return Outcome(mutant, killed, time.perf_counter() - started, reason)
+        return True, f"timed out after {timeout:.0f} s"
+    return result.returncode != 0, _last_line(result.stdout)
 
 
 def _last_line(output: bytes) -> str:
@@ -203,35 +278,61 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--module", action="append", choices=sorted(MODULES))
     parser.add_argument("--per-module", type=int, default=25, help="0 for every site")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timeout", type=float, default=600, help="seconds for one mutant")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds for one test run")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--output", type=Path, default=Path("mutants.jsonl"))
     options = parser.parse_args(argv)
 
-    survivors: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
         # The mutants are those of this copy, taken once: the tests run on the very sources the
         # mutants were made from, and described from, whatever happens to the checkout meanwhile.
-        copy = Path(scratch, "repository")
-        shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", ".venv*", "__pycache__"))
+        # Each job has its own copy, since a mutant is written into the copy it runs in.
+        copies = [Path(scratch, f"repository-{job}") for job in range(max(options.jobs, 1))]
+        for copy in copies:
+            ignored = shutil.ignore_patterns(".git", ".venv*", "__pycache__", ".coverage*")
+            shutil.copytree(ROOT, copy, ignore=ignored)
         chosen: list[Mutant] = []
         for module in options.module or sorted(MODULES):
-            every = mutants(module, copy)
+            every = mutants(module, copies[0])
             sample = every
             if 0 < options.per_module < len(every):
                 sample = sorted(random.Random(options.seed).sample(every, options.per_module))
             print(f"{module}: {len(every)} mutants, {len(sample)} run", file=sys.stderr)
             chosen += sample
-        sources = {module: (copy / module).read_bytes() for module in {m.module for m in chosen}}
+        modules = sorted({mutant.module for mutant in chosen})
+        sources = {module: (copies[0] / module).read_bytes() for module in modules}
         if options.list:
             for mutant in chosen:
                 print(mutant.describe(sources[mutant.module]))
             return 0
 
-        with options.output.open("w") as results:
-            for number, mutant in enumerate(chosen, 1):
-                outcome = run(mutant, copy, options.timeout)
-                described = mutant.describe(sources[mutant.module])
+        print("finding the tests that run each line", file=sys.stderr)
+        coverage = covering_tests(copies[0], modules)
+        statements = {module: _statement_lines(sources[module]) for module in modules}
+
+        def tests_of(mutant: Mutant) -> frozenset[str]:
+            line = statements[mutant.module].get(mutant.line, mutant.line)
+            by_line = coverage[mutant.module]
+            return by_line.get(line, frozenset()) | by_line.get(mutant.line, frozenset())
+
+        free = list(copies)
+
+        def run_in_a_copy(mutant: Mutant) -> Outcome:
+            copy = free.pop()  # list.pop and append are atomic: one copy per running mutant
+            try:
+                return run(mutant, copy, tests_of(mutant), options.timeout)
+            finally:
+                free.append(copy)
+
+        survivors: list[str] = []
+        with (
+            options.output.open("w") as results,
+            concurrent.futures.ThreadPoolExecutor(len(copies)) as pool,
+        ):
+            outcomes = pool.map(run_in_a_copy, chosen)
+            for number, outcome in enumerate(outcomes, 1):
+                described = outcome.mutant.describe(sources[outcome.mutant.module])
                 verdict = "killed" if outcome.killed else "SURVIVED"
                 print(f"[{number}/{len(chosen)}] {verdict} {described}", file=sys.stderr)
                 if not outcome.killed:
