@@ -18,8 +18,10 @@ own process (module-level code, code run by a child process) runs the module's t
 A mutant that survives its tests is run against the module's test files whole before it is called
 a survivor, so the selection can only make a run quicker, never a survivor out of a killed mutant.
 
-Results go to ``--output`` as JSON lines, one per mutant, and survivors are printed with their
-place and their change.
+A survivor that ``equivalent_mutants.toml`` (beside this file) lists, by its module, its source
+line and its change, is *equivalent*: the file says why it changes no behaviour. Results go to
+``--output`` as JSON lines, one per mutant, and survivors are printed with their place and their
+change; the exit status is 1 if any survived.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import sys
 import tempfile
 import time
 import tokenize
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -74,9 +77,28 @@ class Mutant(NamedTuple):
     def applied(self, source: bytes) -> bytes:
         return source[: self.start] + self.replacement + source[self.end :]
 
-    def describe(self, source: bytes) -> str:
+    def change(self, source: bytes) -> str:
         before = source[self.start : self.end].decode().splitlines()[0]
-        return f"{self.module}:{self.line} {self.kind}: {before!r} -> {self.replacement.decode()!r}"
+        return f"{self.kind}: {before!r} -> {self.replacement.decode()!r}"
+
+    def describe(self, source: bytes) -> str:
+        return f"{self.module}:{self.line} {self.change(source)}"
+
+    def name(self, source: bytes) -> tuple[str, str, str]:
+        """What names the mutant in ``EQUIVALENTS``, whatever lines come before it."""
+        line = source.splitlines()[self.line - 1].decode().strip()
+        return self.module, line, self.change(source)
+
+
+EQUIVALENTS = Path(__file__).with_name("equivalent_mutants.toml")
+
+
+def equivalents(path: Path = EQUIVALENTS) -> dict[tuple[str, str, str], str]:
+    """The mutants shown to change no behaviour, each with the argument: by module, source line
+    (stripped) and change."""
+    with path.open("rb") as file:
+        listed = tomllib.load(file)["mutant"]
+    return {(each["module"], each["line"], each["change"]): each["why"] for each in listed}
 
 
 def mutants(module: str, root: Path = ROOT) -> list[Mutant]:
@@ -325,23 +347,34 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 free.append(copy)
 
+        known = equivalents()
         survivors: list[str] = []
+        equivalent = 0
         with (
             options.output.open("w") as results,
             concurrent.futures.ThreadPoolExecutor(len(copies)) as pool,
         ):
             outcomes = pool.map(run_in_a_copy, chosen)
             for number, outcome in enumerate(outcomes, 1):
-                described = outcome.mutant.describe(sources[outcome.mutant.module])
-                verdict = "killed" if outcome.killed else "SURVIVED"
-                print(f"[{number}/{len(chosen)}] {verdict} {described}", file=sys.stderr)
-                if not outcome.killed:
+                mutant, source = outcome.mutant, sources[outcome.mutant.module]
+                described = mutant.describe(source)
+                if outcome.killed:
+                    verdict = "killed"
+                elif mutant.name(source) in known:
+                    verdict = "equivalent"
+                    equivalent += 1
+                else:
+                    verdict = "SURVIVED"
                     survivors.append(described)
-                record = {"mutant": described, "killed": outcome.killed, "reason": outcome.reason}
+                print(f"[{number}/{len(chosen)}] {verdict} {described}", file=sys.stderr)
+                record = {"mutant": described, "verdict": verdict, "reason": outcome.reason}
                 results.write(json.dumps({**record, "seconds": round(outcome.seconds, 1)}) + "\n")
                 results.flush()  # a run stopped part way keeps what it found
-    killed = len(chosen) - len(survivors)
-    print(f"{len(chosen)} mutants: {killed} killed, {len(survivors)} survived")
+    killed = len(chosen) - equivalent - len(survivors)
+    print(
+        f"{len(chosen)} mutants: {killed} killed, {equivalent} equivalent "
+        f"({EQUIVALENTS.name}), {len(survivors)} survived"
+    )
     for described in survivors:
         print(f"  survived: {described}")
     return 1 if survivors else 0
