@@ -42,7 +42,7 @@ import tokenize
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from coverage import CoverageData
 
@@ -58,6 +58,12 @@ MODULES: dict[str, list[str]] = {
     "projection/asgi.py": ["test_asgi", "test_appliers", "test_limits"],
     "projection/_schema.py": ["test_schema", "test_schema_paths", "test_schema_edges"],
 }
+
+# The tests run the same way, with the same examples, when lines are covered and mutants tried.
+_PYTEST: Final = (
+    *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
+    "--hypothesis-seed=0",
+)
 
 _SWAPPED_OPERATORS = {
     "<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==",
@@ -205,14 +211,16 @@ Coverage = dict[str, dict[int, frozenset[str]]]
 def covering_tests(copy: Path, modules: list[str]) -> Coverage:
     """Which tests execute each line of ``modules``: one run of their test files under coverage."""
     data_file = copy / ".coverage.mutants"
-    command = [*_pytest(), "--cov=projection", "--cov-context=test", "--cov-report="]
+    # Every test, past any failure: the unmutated suite passes, and if one test does not, the
+    # others still say which lines they run.
+    command = [*_PYTEST, "--cov=projection", "--cov-context=test", "--cov-report="]
     command += _test_files(modules)
     subprocess.run(
         command,
         cwd=copy,
         env={**os.environ, "PYTHONPATH": str(copy), "COVERAGE_FILE": str(data_file)},
         capture_output=True,
-        check=False,  # the unmutated suite passes; if it does not, the mutants say so
+        check=False,
     )
     data = CoverageData(str(data_file))
     data.read()
@@ -246,10 +254,6 @@ def _statement_lines(source: bytes) -> dict[int, int]:
     return first
 
 
-def _pytest() -> list[str]:
-    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
-
-
 def _test_files(modules: list[str]) -> list[str]:
     names = dict.fromkeys(name for module in modules for name in MODULES[module])
     return [f"tests/{name}.py" for name in names]
@@ -275,7 +279,7 @@ def run(mutant: Mutant, copy: Path, tests: frozenset[str], timeout: float) -> Ou
 
 
 def _fails(copy: Path, tests: list[str], timeout: float) -> tuple[bool, str]:
-    command = [*_pytest(), "--hypothesis-seed=0", *tests]
+    command = [*_PYTEST, "-x", *tests]
     try:
         result = subprocess.run(
             command,
