@@ -33,6 +33,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -40,7 +41,7 @@ import tempfile
 import time
 import tokenize
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -204,35 +205,53 @@ class Outcome(NamedTuple):
     reason: str
 
 
-# The tests that execute each line, by module and line: pytest node ids.
-Coverage = dict[str, dict[int, frozenset[str]]]
+class Covered(NamedTuple):
+    """Which tests (pytest node ids) execute each line, by module and line, and each test's time."""
+
+    tests: dict[str, dict[int, frozenset[str]]]
+    seconds: dict[str, float]
+
+    def of(self, module: str, lines: Iterable[int]) -> list[str]:
+        """The tests that execute any of ``lines``, quickest first: a mutant most tests notice
+        is then killed after a short run."""
+        by_line = self.tests[module]
+        found = frozenset().union(*(by_line.get(line, frozenset()) for line in lines))
+        return sorted(found, key=lambda test: (self.seconds.get(test, 0.0), test))
 
 
-def covering_tests(copy: Path, modules: list[str]) -> Coverage:
+# A line of pytest's --durations report: seconds, phase, node id.
+_DURATION: Final = re.compile(r"([0-9.]+)s (?:setup|call|teardown) +(\S.*)")
+
+
+def covering_tests(copy: Path, modules: list[str]) -> Covered:
     """Which tests execute each line of ``modules``: one run of their test files under coverage."""
     data_file = copy / ".coverage.mutants"
     # Every test, past any failure: the unmutated suite passes, and if one test does not, the
     # others still say which lines they run.
     command = [*_PYTEST, "--cov=projection", "--cov-context=test", "--cov-report="]
-    command += _test_files(modules)
-    subprocess.run(
+    command += ["--durations=0", "--durations-min=0", *_test_files(modules)]
+    result = subprocess.run(
         command,
         cwd=copy,
         env={**os.environ, "PYTHONPATH": str(copy), "COVERAGE_FILE": str(data_file)},
         capture_output=True,
         check=False,
     )
+    seconds: dict[str, float] = {}
+    for line in result.stdout.decode(errors="replace").splitlines():
+        if timed := _DURATION.fullmatch(line.strip()):
+            seconds[timed[2]] = seconds.get(timed[2], 0.0) + float(timed[1])
     data = CoverageData(str(data_file))
     data.read()
-    found: Coverage = {}
+    tests: dict[str, dict[int, frozenset[str]]] = {}
     for module in modules:
         by_line = data.contexts_by_lineno(str((copy / module).resolve()))
         # A context is "node id|phase"; the empty context is import time.
-        found[module] = {
+        tests[module] = {
             line: frozenset(context.rpartition("|")[0] for context in contexts if context)
             for line, contexts in by_line.items()
         }
-    return found
+    return Covered(tests, seconds)
 
 
 def _statement_lines(source: bytes) -> dict[int, int]:
@@ -259,7 +278,7 @@ def _test_files(modules: list[str]) -> list[str]:
     return [f"tests/{name}.py" for name in names]
 
 
-def run(mutant: Mutant, copy: Path, tests: frozenset[str], timeout: float) -> Outcome:
+def run(mutant: Mutant, copy: Path, tests: list[str], timeout: float) -> Outcome:
     """The tests that run the mutant's line, on ``copy`` with ``mutant`` applied; then, if they
     pass, the module's test files whole. The module is restored after."""
     path = copy / mutant.module
@@ -268,7 +287,7 @@ def run(mutant: Mutant, copy: Path, tests: frozenset[str], timeout: float) -> Ou
     started = time.perf_counter()
     try:
         whole = _test_files([mutant.module])
-        killed, reason = _fails(copy, sorted(tests), timeout) if tests else (False, "")
+        killed, reason = _fails(copy, tests, timeout) if tests else (False, "")
         if not killed:
             killed, reason = _fails(copy, whole, timeout)
         elif tests:
@@ -334,13 +353,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
         print("finding the tests that run each line", file=sys.stderr)
-        coverage = covering_tests(copies[0], modules)
+        covered = covering_tests(copies[0], modules)
         statements = {module: _statement_lines(sources[module]) for module in modules}
 
-        def tests_of(mutant: Mutant) -> frozenset[str]:
-            line = statements[mutant.module].get(mutant.line, mutant.line)
-            by_line = coverage[mutant.module]
-            return by_line.get(line, frozenset()) | by_line.get(mutant.line, frozenset())
+        def tests_of(mutant: Mutant) -> list[str]:
+            first = statements[mutant.module].get(mutant.line, mutant.line)
+            return covered.of(mutant.module, {first, mutant.line})
 
         free = list(copies)
 
