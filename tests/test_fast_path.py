@@ -297,7 +297,9 @@ def test_library_calls_leave_the_collector_alone(
     assert len(array) > 1 << 20
     lines = b"\n".join(documents) + b"\n"
     monkeypatch.setattr(_bulk, "BLOCK_BYTES", 64 << 10)  # bytes in blocks, not line by line
-    parsed = projection.parse("a")
+    # An exclusion without a schema rebuilds each document as a dict: containers the collector
+    # counts, in every call below.
+    parsed = projection.parse("-b")
     parsed.project(b"{}")  # compiled from the second use on
     started: list[int] = []
 
@@ -305,10 +307,15 @@ def test_library_calls_leave_the_collector_alone(
         if phase == "start":
             started.append(info["generation"])
 
+    calls = (
+        lambda: parsed.project(array),
+        lambda: projection.project("-b", array),
+        lambda: b"".join(parsed.project_lines(lines)),
+    )
+
     def run_all() -> None:
-        parsed.project(array)
-        projection.project("a", array)
-        b"".join(parsed.project_lines(lines))
+        for call in calls:
+            call()
 
     threshold = gc.get_threshold()
     # A collection every 100 new containers: hundreds while projecting, unless paused.
@@ -321,6 +328,11 @@ def test_library_calls_leave_the_collector_alone(
         for worker in workers:
             worker.join()
         running = len(started)
+        for call in calls:  # each of them, on its own
+            before = len(started)
+            call()
+            assert len(started) - before > 10
+        each = len(started) - running
         gc.disable()
         try:
             run_all()
@@ -332,7 +344,7 @@ def test_library_calls_leave_the_collector_alone(
         gc.set_threshold(*threshold)
     assert gc.isenabled()
     assert running > 100  # paused, it saw one at most, between calls
-    assert len(started) == running  # none while it was disabled
+    assert len(started) == running + each  # none while it was disabled
 
 
 def test_a_failing_projection_leaves_the_collector_running() -> None:

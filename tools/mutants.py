@@ -53,7 +53,13 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES: dict[str, list[str]] = {
     "projection/_mask.py": ["test_cases", "test_appliers", "test_limits", "test_properties"],
     "projection/_compile.py": ["test_cases", "test_appliers", "test_fast_path", "test_hostile"],
-    "projection/_bulk.py": ["test_bulk", "test_bulk_oracle", "test_input_layout", "test_cli"],
+    "projection/_bulk.py": [
+        "test_bulk",
+        "test_bulk_oracle",
+        "test_input_layout",
+        "test_cli",
+        "test_fast_path",
+    ],
     "projection/_stream.py": ["test_bulk", "test_bulk_oracle", "test_input_layout", "test_cli"],
     "projection/_workers.py": ["test_bulk", "test_bulk_oracle", "test_appliers"],
     "projection/asgi.py": ["test_asgi", "test_appliers", "test_limits"],
