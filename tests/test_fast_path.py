@@ -11,6 +11,7 @@ import gc
 import io
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -307,7 +308,7 @@ def test_library_calls_leave_the_collector_alone(
         if phase == "start":
             started.append(info["generation"])
 
-    calls = (
+    calls: tuple[Callable[[], object], ...] = (
         lambda: parsed.project(array),
         lambda: projection.project("-b", array),
         lambda: b"".join(parsed.project_lines(lines)),

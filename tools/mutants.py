@@ -224,6 +224,19 @@ class Covered(NamedTuple):
         found = frozenset().union(*(by_line.get(line, frozenset()) for line in lines))
         return sorted(found, key=lambda test: (self.seconds.get(test, 0.0), test))
 
+    def time_limit(self, tests: list[str]) -> float:
+        """Seconds a run of ``tests`` (node ids, or whole files) may take before the mutant
+        counts as a hang, which kills it: a minute for pytest to start, and three times what
+        they took unmutated, under coverage."""
+        files = tuple(f"{test}::" for test in tests if "::" not in test)
+        named = set(tests)
+        spent = sum(
+            seconds
+            for test, seconds in self.seconds.items()
+            if test in named or test.startswith(files)
+        )
+        return 60 + 3 * spent
+
 
 # A line of pytest's --durations report: seconds, phase, node id.
 _DURATION: Final = re.compile(r"([0-9.]+)s (?:setup|call|teardown) +(\S.*)")
@@ -284,7 +297,7 @@ def _test_files(modules: list[str]) -> list[str]:
     return [f"tests/{name}.py" for name in names]
 
 
-def run(mutant: Mutant, copy: Path, tests: list[str], timeout: float) -> Outcome:
+def run(mutant: Mutant, copy: Path, tests: list[str], covered: Covered) -> Outcome:
     """The tests that run the mutant's line, on ``copy`` with ``mutant`` applied; then, if they
     pass, the module's test files whole. The module is restored after."""
     path = copy / mutant.module
@@ -293,9 +306,11 @@ def run(mutant: Mutant, copy: Path, tests: list[str], timeout: float) -> Outcome
     started = time.perf_counter()
     try:
         whole = _test_files([mutant.module])
-        killed, reason = _fails(copy, tests, timeout) if tests else (False, "")
+        killed, reason = False, ""
+        if tests:
+            killed, reason = _fails(copy, tests, covered.time_limit(tests))
         if not killed:
-            killed, reason = _fails(copy, whole, timeout)
+            killed, reason = _fails(copy, whole, covered.time_limit(whole))
         elif tests:
             reason = f"{reason} ({len(tests)} tests selected)"
     finally:
@@ -330,7 +345,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-module", type=int, default=25, help="0 for every site")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds for one test run")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--output", type=Path, default=Path("mutants.jsonl"))
     options = parser.parse_args(argv)
@@ -371,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         def run_in_a_copy(mutant: Mutant) -> Outcome:
             copy = free.pop()  # list.pop and append are atomic: one copy per running mutant
             try:
-                return run(mutant, copy, tests_of(mutant), options.timeout)
+                return run(mutant, copy, tests_of(mutant), covered)
             finally:
                 free.append(copy)
 
