@@ -592,3 +592,17 @@ def test_no_line_is_dropped_silently(
             assert [json.loads(line) for line in output] == [
                 value for number, value in values if first_invalid is None or number < first_invalid
             ]
+
+
+def test_a_range_is_read_into_a_buffer_grown_to_fit_never_more(tmp_path: Path) -> None:
+    """Each worker thread keeps its buffer from block to block: as large as its largest range."""
+    path = tmp_path / "lines.ndjson"
+    path.write_bytes(b"0123456789" * 3)
+    buffer = bytearray(4)
+    with path.open("rb", buffering=0) as file:
+        assert _bulk.read_range(file, 5, 20, buffer) == 20
+        assert buffer == b"56789012345678901234"
+        assert _bulk.read_range(file, 0, 8, buffer) == 8
+        assert buffer == b"01234567" + b"345678901234"  # not shrunk: the rest left as it was
+        assert _bulk.read_range(file, 25, 20, buffer) == 5  # the file ends first
+        assert buffer[:5] == b"56789"
