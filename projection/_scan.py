@@ -104,19 +104,25 @@ def element_at(data: Buffer, pos: int) -> int | None:
     """Which element of a top-level array holds byte ``pos``; None if ``data`` is no array.
 
     The elements that end before ``pos`` are counted by the decoder where it can tell
-    (``_counted_element_at``). Otherwise the pairs of brackets closed before ``pos`` are taken
-    out, innermost first, a level at a time; what is left is the brackets still open there and
-    the commas between them, and the commas before the second open bracket separate the
-    elements before it. Past a few dozen levels, the brackets are walked one by one.
+    (``_counted_element_at``, ``_after_last_comma``). Otherwise the pairs of brackets closed
+    before ``pos`` are taken out, innermost first, a level at a time; what is left is the
+    brackets still open there and the commas between them, and the commas before the second
+    open bracket separate the elements before it. Past a few dozen levels, the brackets are
+    walked one by one.
     """
     if first_byte(data) != ord("["):
         return None
     counted = _counted_element_at(data, pos)
-    if counted is not None and counted >= 0:
+    if counted >= 0:
         return counted
+    after = _after_last_comma(data, pos)
+    if after is not None:
+        return after
     # Reading the brackets before ``pos`` costs about three times as much per byte as decoding
     # the whole array: the cheaper of the two goes first, unless the decoder cannot go as deep.
-    compact = _compact_element_at(data, pos) if counted is None and pos > len(data) // 3 else None
+    compact = (
+        _compact_element_at(data, pos) if counted != _TOO_DEEP and pos > len(data) // 3 else None
+    )
     if compact is not None:
         return compact
     structure = _brackets(data, pos)
@@ -131,42 +137,107 @@ def element_at(data: Buffer, pos: int) -> int | None:
     return structure.count(b",", 1, len(structure) if second is None else second.start())
 
 
-def _counted_element_at(data: Buffer, pos: int) -> int | None:
+def _counted_element_at(data: Buffer, pos: int) -> int:
     """``element_at`` for an array of objects whose first ``pos`` bytes the decoder reads
-    without fault, the array still open there (the bytes before a fault it found); else None,
-    or ``_TOO_DEEP`` where those bytes nest deeper than the decoder allows.
+    without fault, the array still open there (the bytes before a fault it found), or closed
+    (text follows it: ``_closed_element_at``); else ``_UNCOUNTED``, or ``_TOO_DEEP`` where
+    those bytes nest deeper than the decoder allows.
 
     One decoding of those bytes counts the objects it completes, with bytes after them that no
     JSON text continues with (``_NO_CONTINUATION``): the decoder names a byte that far past
     ``pos`` only once it has read all before. An object ending just before ``pos`` is told
-    apart by the array it closes with ``]``; an array already closed there (the value ended,
-    text after it) is left to the caller, which numbers that case its own way.
+    apart by the array it closes with ``]``.
     """
     view = memoryview(data)
-    before = bytes(view[:pos])
-    last = before.rstrip(JSON_WHITE_SPACE)[-1:]
-    if last in (b"}", b"]"):
+    # Each decoding gets its own copy: the decoder reads only a whole buffer, and copying is
+    # cheap beside decoding where the copies are no more than needed.
+    last = _last_byte(view, pos)
+    if last == b"]":
         try:
-            return max(len(_ELEMENTS.decode(before + b"]")) - 1, 0)
+            return _closed_element_at(view, pos, _ELEMENTS.decode(view[:pos]))
         except (msgspec.DecodeError, RecursionError):
-            if last == b"]" and is_json(before):
-                return None
+            pass  # an array inside an element
+    if last == b"}":
+        try:
+            return max(len(_ELEMENTS.decode(b"".join((view[:pos], b"]")))) - 1, 0)
+        except (msgspec.DecodeError, RecursionError):
+            pass  # an object inside an element
     _COUNTED.completed = 0
     try:
-        _COUNTING.decode(before + _NO_CONTINUATION)
-    except msgspec.DecodeError as error:
+        _COUNTING.decode(b"".join((view[:pos], _NO_CONTINUATION)))
+    except msgspec.DecodeError as error:  # an element that is no object too, naming no byte
         found = _BYTE_OFFSET.search(str(error).encode())
         if found is not None and int(found.group(1)) >= pos + _PAST:
             completed: int = _COUNTED.completed
             return completed
-    except msgspec.ValidationError:
-        pass  # an element that is no object
     except RecursionError:
         return _TOO_DEEP
+    return _UNCOUNTED
+
+
+def _last_byte(view: memoryview, end: int) -> bytes:
+    """The last byte of ``view[:end]`` that is not white space (empty if there is none)."""
+    tail = bytes(view[max(0, end - 64) : end]).rstrip(JSON_WHITE_SPACE)
+    if not tail and end > 64:
+        tail = bytes(view[:end]).rstrip(JSON_WHITE_SPACE)  # long white space: copied once
+    return tail[-1:]
+
+
+_UNCOUNTED: Final = -1
+_TOO_DEEP: Final = -2
+
+
+def _closed_element_at(view: memoryview, pos: int, elements: list[msgspec.Raw]) -> int:
+    """``element_at`` where ``view[:pos]`` is a whole array, its ``elements`` (text follows).
+
+    Numbered as the brackets before ``pos`` number it, which takes out the array's own pair
+    with the rest within a few dozen levels (then no comma is left: element 0), and past them
+    walks what is left (its last element); or, for a whole array written compact, as
+    ``_compact_element_at`` numbers it: past its last element.
+    """
+    if pos == len(view) and sum(len(element) + 1 for element in elements) + 1 == pos:
+        return len(elements)
+    # A level of pairs taken out at a time: in a whole array, the innermost pairs hold no other.
+    brackets = _brackets(view, pos).translate(None, b",")
+    for _ in range(_LEVELS):
+        if not brackets:
+            return 0
+        brackets = _INNERMOST_PAIR.sub(b"", brackets)
+    return len(elements) - 1 if brackets else 0
+
+
+_INNERMOST_PAIR: Final = re.compile(rb"\[\]|\{\}")
+
+
+def _after_last_comma(data: Buffer, pos: int) -> int | None:
+    """``element_at`` where the last comma before ``pos`` separates two elements and what
+    follows it up to ``pos`` only opens arrays and objects (closing none it did not open, as a
+    value nested too deep for the decoder does); else None."""
+    last = _last_comma(data, pos)
+    if last is None:
+        return None
+    comma, elements = last
+    structure = _brackets(memoryview(data)[comma + 1 : pos], pos - comma - 1)  # no comma
+    for _ in range(_LEVELS):
+        inner = structure.replace(b"[]", b"").replace(b"{}", b"")
+        if len(inner) == len(structure):
+            return None if b"]" in inner or b"}" in inner else elements
+        structure = inner
     return None
 
 
-_TOO_DEEP: Final = -1
+def _last_comma(data: Buffer, end: int) -> tuple[int, int] | None:
+    """The last comma before ``end`` and the elements before it, where it separates two
+    elements of a top-level array; else None. One decoding of the data before it."""
+    view = memoryview(data)
+    comma = (data if isinstance(data, bytes) else bytes(data)).rfind(b",", 0, end)
+    if comma < 0:
+        return None
+    try:
+        elements = len(_ELEMENTS.decode(b"".join((view[:comma], b"]"))))
+    except (msgspec.DecodeError, RecursionError):  # a comma in a value, or no array
+        return None
+    return (comma, elements) if elements else None  # ``[,`` separates nothing
 
 
 class _Counted(msgspec.Struct, gc=False):
@@ -256,29 +327,33 @@ def too_deep(data: Buffer) -> int:
         except msgspec.DecodeError:
             pass
         fits = middle
-    found = _opening(data, fails)
+    # The elements before the last comma nest less deep than the decoder allows, where it
+    # reads them (one frame deeper, so a level or so less deep): the bracket is past it.
+    last = _last_comma(data, size)
+    start, level = (0, 0) if last is None else (last[0] + 1, 1)
+    found = _opening(data, fails, start, level)
     return size - 1 if found is None else found
 
 
-def _opening(data: Buffer, depth: int) -> int | None:
+def _opening(data: Buffer, depth: int, start: int, level: int) -> int | None:
     """The offset of the first bracket or brace outside strings that opens level ``depth``
-    (the top-level value's opening bracket opens level 1), or None.
+    (the top-level value's opening bracket opens level 1), or None; from ``start``, outside
+    strings, where ``level`` levels are open.
 
     A piece at a time: what each piece opens and closes outside strings is counted at the
     speed of memory (``_outside_strings``), and only a piece that opens enough to reach the
     level is walked token by token to find the bracket.
     """
-    text = _unescaped(data)
-    level = 0
+    text = _unescaped(memoryview(data)[start:])
     inside = False  # whether the piece starts inside a string
-    for start in range(0, len(text), _PIECE):
-        piece = text[start : start + _PIECE]
+    for offset in range(0, len(text), _PIECE):
+        piece = text[offset : offset + _PIECE]
         outside, ends_inside = _outside_strings(piece, inside)
         opened = outside.count(b"[") + outside.count(b"{")
         if level + opened >= depth:
             found = _opening_in(piece, inside, level, depth)
             if found is not None:
-                return start + found
+                return start + offset + found
         level += opened - outside.count(b"]") - outside.count(b"}")
         inside = ends_inside
     return None

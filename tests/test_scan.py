@@ -151,6 +151,11 @@ def test_element_at_names_the_same_element_in_broken_arrays(
     [
         b'[{"a":1},{"b":2}] x',  # trailing text after a shallow array
         b'[{"a":' + b"[" * 40 + b"1" + b"]" * 40 + b'},{"b":2}] x',  # and after a deep one
+        *(b"[1,[" + b"[" * depth + b"]" * depth + b"],2]  x" for depth in range(28, 34)),
+        *(b"[1,[" + b"[" * depth + b"]" * depth + b"],2]" for depth in range(28, 34)),
+        b"[1,2]",
+        b"[1, 2]",
+        b"[[]]",
         b"[" + b"[" * 40 + b"]" * 40 + b",1,2",
         b'[{"a":"\\ud800"},{"b":"x\\"]"},',
         b'  [ {"a" : 1} ,\n {"b"',
@@ -237,16 +242,17 @@ def _tickets(count: int) -> bytes:
 
 
 @pytest.mark.parametrize("count", [1_000, 8_000])
-def test_too_deep_decodes_no_more_than_a_few_depths_of_brackets(count: int) -> None:
+def test_too_deep_decodes_the_data_once_and_brackets_a_few_depths_deep(count: int) -> None:
     data = _tickets(count) + b"," + b'[{"a":' * 2_000
-    counting = _Counting(_scan._VALUE)
-    with unittest.mock.patch.object(_scan, "_VALUE", counting):
+    brackets, elements = _Counting(_scan._VALUE), _Counting(_scan._ELEMENTS)
+    with unittest.mock.patch.multiple(_scan, _VALUE=brackets, _ELEMENTS=elements):
         pos = _scan.too_deep(data)
-    assert data[pos : pos + 1] in (b"[", b"{")
+    assert data[pos : pos + 1] in (b"[", b"{")  # (one frame more in the counting: not old's)
     # Doubling, then halving, the brackets ``[[[...`` up to the decoder's depth (at most twice
     # the limit, a dozen times), however long the data before: the bisection decoded all of it
-    # a dozen times and more.
-    assert counting.decoded <= 24 * sys.getrecursionlimit() < len(data)
+    # a dozen times and more. The data before the last comma is decoded once.
+    assert brackets.decoded <= 24 * sys.getrecursionlimit() < len(data)
+    assert elements.decoded <= len(data)
 
 
 @pytest.mark.parametrize("cut", [0, 7, 40, 58])
