@@ -162,12 +162,14 @@ def _counted_element_at(data: Buffer, pos: int) -> int:
             return max(len(_ELEMENTS.decode(b"".join((view[:pos], b"]")))) - 1, 0)
         except (msgspec.DecodeError, RecursionError):
             pass  # an object inside an element
+    # A backslash escaping what follows it is given a quote to escape.
+    escaping = _run_at_end(view, pos, b"\\") % 2
     _COUNTED.completed = 0
     try:
-        _COUNTING.decode(b"".join((view[:pos], _NO_CONTINUATION)))
+        _COUNTING.decode(b"".join((view[:pos], b'"' * escaping, _NO_CONTINUATION)))
     except msgspec.DecodeError as error:  # an element that is no object too, naming no byte
         found = _BYTE_OFFSET.search(str(error).encode())
-        if found is not None and int(found.group(1)) >= pos + _PAST:
+        if found is not None and int(found.group(1)) >= pos + escaping + _PAST:
             completed: int = _COUNTED.completed
             return completed
     except RecursionError:
@@ -177,10 +179,18 @@ def _counted_element_at(data: Buffer, pos: int) -> int:
 
 def _last_byte(view: memoryview, end: int) -> bytes:
     """The last byte of ``view[:end]`` that is not white space (empty if there is none)."""
-    tail = bytes(view[max(0, end - 64) : end]).rstrip(JSON_WHITE_SPACE)
-    if not tail and end > 64:
-        tail = bytes(view[:end]).rstrip(JSON_WHITE_SPACE)  # long white space: copied once
-    return tail[-1:]
+    last = end - _run_at_end(view, end, JSON_WHITE_SPACE)
+    return bytes(view[max(0, last - 1) : last])
+
+
+def _run_at_end(view: memoryview, end: int, run: bytes) -> int:
+    """How many of the bytes of ``run`` ``view[:end]`` ends with: its last few bytes looked
+    at, or all of it where they are all of them (copied once)."""
+    tail = bytes(view[max(0, end - 64) : end])
+    stripped = tail.rstrip(run)
+    if stripped or len(tail) == end:
+        return len(tail) - len(stripped)
+    return end - len(bytes(view[:end]).rstrip(run))
 
 
 _UNCOUNTED: Final = -1
@@ -188,12 +198,12 @@ _TOO_DEEP: Final = -2
 
 
 def _closed_element_at(view: memoryview, pos: int, elements: list[msgspec.Raw]) -> int:
-    """``element_at`` where ``view[:pos]`` is a whole array, its ``elements`` (text follows).
+    """``element_at`` where ``view[:pos]`` is a whole array of ``elements``, text after it.
 
-    Numbered as the brackets before ``pos`` number it, which takes out the array's own pair
-    with the rest within a few dozen levels (then no comma is left: element 0), and past them
-    walks what is left (its last element); or, for a whole array written compact, as
-    ``_compact_element_at`` numbers it: past its last element.
+    Numbered as it always was: a whole array written compact as ``_compact_element_at``
+    numbers it, past its last element; any other as the brackets number it, element 0 (the
+    array's pair taken out with all it holds) unless it nests deeper than the levels taken
+    out, and then its last element (which the walk over what is left names).
     """
     if pos == len(view) and sum(len(element) + 1 for element in elements) + 1 == pos:
         return len(elements)
@@ -585,12 +595,16 @@ _LONE_SURROGATE: Final = re.compile(
 def lone_surrogate(data: Buffer) -> int | None:
     """Where the first escaped lone high surrogate of ``data`` (``"\\ud800"``) starts, or None."""
     text = bytes(data)
-    # The pattern's search costs as much as decoding; it starts at the first backslash, which a
-    # search for one byte finds at the speed of memory (most data has few escapes, if any).
-    first = text.find(b"\\")
-    if first < 0:
+    # The pattern's search costs as much as decoding, more where escapes abound: it starts at
+    # the first escaped surrogate, found at the speed of memory (most data has none), past the
+    # first backslash, found faster still (most data has few escapes, if any).
+    backslash = text.find(b"\\")
+    if backslash < 0:
         return None
-    found = _LONE_SURROGATE.search(text, first)
+    escapes = [text.find(escape, backslash) for escape in (b"\\ud", b"\\uD")]
+    if max(escapes) < 0:
+        return None
+    found = _LONE_SURROGATE.search(text, min(escape for escape in escapes if escape >= 0))
     return None if found is None else found.start()
 
 
