@@ -696,6 +696,13 @@ def _nesting_too_deep(size: int) -> bytes:
     return b"[" * (size // 2) + b"]" * (size - size // 2)
 
 
+def _deep_after_tickets(size: int) -> bytes:
+    # Tickets, then arrays and objects nested n/8 bytes deep, far deeper than the decoder goes:
+    # the byte where it gives up is found past a long valid beginning.
+    deep = (b'[{"a":' * (size // 48 + 1))[: size // 8]
+    return b"[" + _tickets(size - 2 - len(deep)) + b"," + deep
+
+
 @dataclass(frozen=True)
 class _Family:
     """A family of hostile JSON: its input of a size, its friendly counterpart, and where the
@@ -725,6 +732,10 @@ _FAMILIES = (
     ),
     # Refused where the decoder gives up, which depends on the frames in use.
     _Family("nesting too deep", _nesting_too_deep, _cut_tickets, lambda data: None),
+    _Family(
+        "tickets, then nesting too deep", _deep_after_tickets, _ticket_array, lambda data: None
+    ),
+    _Family("array of tickets cut short", _cut_tickets, _ticket_array, len),
 )
 
 
@@ -859,7 +870,9 @@ def hostile_input(settings: Settings, progress: Progress) -> Workload:
         f"of escaped quotes cut off; tickets inside arrays {DEEP} deep; two tickets in white "
         f"space (before, between, after); an invalid byte in every ticket's kept accessToken; "
         f"an invalid byte every other byte of skipped values and one kept in the last ticket; "
-        f"arrays nested n/2 deep. Last, `projection.parse` refusing an expression of n = "
+        f"arrays nested n/2 deep; tickets, then arrays and objects nested n/8 bytes deep "
+        f"(against the tickets whole); the array of tickets cut short (against it whole). "
+        f"Last, `projection.parse` refusing an expression of n = "
         f"{length:,} characters (and 2n) whose canonical form passes the limits (names and "
         f"as many `-*/x` exclusions) against parsing a plain name list of the same length. "
         f"Each check: the output equals the reference's, or the refusal is where it must be."

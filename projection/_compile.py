@@ -65,6 +65,7 @@ _OPEN_OBJECT: Final = ord("{")
 _OPEN_ARRAY: Final = ord("[")
 _CONTAINERS: Final = frozenset((_OPEN_OBJECT, _OPEN_ARRAY))
 _BYTE_OFFSET: Final = re.compile(r"\(byte (\d+)\)")
+_CUT_SHORT: Final = "truncated"  # in msgspec's message for data that ends too early
 # msgspec refuses these in field names, and a lone surrogate cannot be encoded: generic path.
 _UNNAMEABLE: Final = re.compile(r'[\\"\x00-\x1f\ud800-\udfff]')
 # The default of a field that must hold a primitive (a node below a field the schema says is a
@@ -304,8 +305,13 @@ class Compiled:
                 output: bytes = self._encode(fast(data))
                 if not output.isascii():
                     output.decode()  # valid UTF-8, or UnicodeDecodeError
+            except msgspec.ValidationError:
+                pass  # a shape the short path does not take: the careful path takes it
+            except msgspec.DecodeError as error:
+                # Malformed: the careful path would decode it again only to meet the same fault.
+                return _refused(self._project, data, error)
             except (msgspec.MsgspecError, RecursionError, UnicodeError):
-                pass  # the careful path below finds what is wrong, or takes the shape another way
+                pass  # the careful path below finds what is wrong
             else:
                 return output
         if not isinstance(data, _BYTES_LIKE):
@@ -505,10 +511,7 @@ def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
     try:
         output = function(data)
     except (msgspec.DecodeError, UnicodeError) as error:
-        # Older msgspec raises a UnicodeError for a key that is not UTF-8, newer a DecodeError.
-        if _BYTE_OFFSET.search(str(error)) is None and invalid_utf8(data) is not None:
-            return _despite_invalid_utf8(function, data)
-        raise _decode_error(error, data) from None
+        return _refused(function, data, error)
     except RecursionError:
         raise _too_deep_error(data) from None
     if invalid_utf8(output) is not None:
@@ -519,6 +522,25 @@ def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
             raise _located(data, pos, "invalid UTF-8")
         raise _invalid_utf8_error(data, function)
     return output
+
+
+def _refused(
+    function: Callable[[bytes], bytes], data: bytes, error: msgspec.DecodeError | UnicodeError
+) -> bytes:
+    """``function(data)`` where it failed with ``error``: the ``PayloadError`` that says where,
+    or the output after all, where only a key that is not UTF-8 made the decoder fail."""
+    # Older msgspec raises a UnicodeError for a key that is not UTF-8, newer a DecodeError;
+    # neither names the byte. Data cut short was read to its end, past any such key: the check
+    # of all of it is spared where the message says so (in words that may change, and then the
+    # data is only checked).
+    message = str(error)
+    if (
+        _BYTE_OFFSET.search(message) is None
+        and _CUT_SHORT not in message
+        and invalid_utf8(data) is not None
+    ):
+        return _despite_invalid_utf8(function, data)
+    raise _decode_error(error, data) from None
 
 
 def _despite_invalid_utf8(function: Callable[[bytes], bytes], data: bytes) -> bytes:

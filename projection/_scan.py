@@ -12,6 +12,7 @@ import bisect
 import codecs
 import itertools
 import re
+import threading
 from collections.abc import Callable
 from typing import Final, TypeAlias
 
@@ -37,8 +38,8 @@ Buffer: TypeAlias = bytes | bytearray | memoryview
 JSON_WHITE_SPACE: Final = b" \t\r\n"
 
 _WHITE_SPACE: Final = re.compile(rb"[ \t\r\n]*+")
-# A string, unterminated ones included (they run to the end): matched at most once.
-_STRUCTURE: Final = bytes(b for b in range(256) if b not in b"[]{},")
+# Every byte but the structure and the quotes around strings.
+_NOT_STRUCTURE: Final = bytes(b for b in range(256) if b not in b'[]{},"')
 _VALUE: Final = msgspec.json.Decoder(msgspec.Raw)
 
 
@@ -50,15 +51,34 @@ def first_byte(data: Buffer) -> int:
 
 
 def _brackets(data: Buffer, end: int) -> bytes:
-    """The brackets, braces and commas of ``data[:end]`` outside strings, in order.
+    """The brackets, braces and commas of ``data[:end]`` outside strings, in order."""
+    return _outside_strings(_unescaped(data[:end]), False)[0]
 
-    Strings are found by their quotes, once the escaped backslashes and then the escaped quotes
-    are taken out (left to right, so ``\\\\"`` still ends a string): what lies between an odd
-    quote and the next is inside one. Searches and copies at the speed of memory, where matching
-    every string with a regular expression took five times as long.
+
+def _unescaped(data: Buffer) -> bytes:
+    """``data`` with its escaped backslashes, then its escaped quotes, blanked out (left to
+    right, so ``\\\\"`` still ends a string): every quote left opens or closes a string, and
+    every byte keeps its offset."""
+    text = bytes(data)
+    if b"\\" in text:  # one search at the speed of memory spares two replacements
+        text = text.replace(b"\\\\", b"  ").replace(b'\\"', b"  ")
+    return text
+
+
+def _outside_strings(text: bytes, inside: bool) -> tuple[bytes, bool]:
+    """The structure of ``text`` (``_unescaped``) outside strings, and whether ``text`` ends in
+    one; ``inside``: whether it starts in one.
+
+    Only the quotes and the structure are kept, and then two quotes side by side taken out:
+    whether they open and close a string or close one and open the next, nothing of the
+    structure lies between them. What is left is mostly structure, a few strings holding
+    brackets, split at the speed of memory; splitting every string of the text made a Python
+    object of each, which took four times as long.
     """
-    unescaped = bytes(data[:end]).replace(b"\\\\", b"").replace(b'\\"', b"")
-    return b"".join(unescaped.split(b'"')[::2]).translate(None, _STRUCTURE)
+    kept = text.translate(None, _NOT_STRUCTURE)
+    parts = ((b'"' if inside else b"") + kept).replace(b'""', b"").split(b'"')
+    # An odd number of quotes (counting the one put first) ends in a string.
+    return b"".join(parts[::2]), len(parts) % 2 == 0
 
 
 def trailing_start(data: Buffer, reported: int) -> int:
@@ -83,16 +103,26 @@ def is_json(data: Buffer) -> bool:
 def element_at(data: Buffer, pos: int) -> int | None:
     """Which element of a top-level array holds byte ``pos``; None if ``data`` is no array.
 
-    The pairs of brackets closed before ``pos`` are taken out, innermost first, a level at a
-    time; what is left is the brackets still open there and the commas between them, and the
-    commas before the second open bracket separate the elements before it. Past a few dozen
-    levels, the brackets are walked one by one.
+    The elements that end before ``pos`` are counted by the decoder where it can tell
+    (``_counted_element_at``, ``_after_last_comma``). Otherwise the pairs of brackets closed
+    before ``pos`` are taken out, innermost first, a level at a time; what is left is the
+    brackets still open there and the commas between them, and the commas before the second
+    open bracket separate the elements before it. Past a few dozen levels, the brackets are
+    walked one by one.
     """
     if first_byte(data) != ord("["):
         return None
-    # Reading the brackets before ``pos`` costs about eight times as much per byte as decoding
-    # the whole array: the cheaper of the two goes first.
-    compact = _compact_element_at(data, pos) if pos > len(data) // 8 else None
+    counted = _counted_element_at(data, pos)
+    if counted >= 0:
+        return counted
+    after = _after_last_comma(data, pos)
+    if after is not None:
+        return after
+    # Reading the brackets before ``pos`` costs about three times as much per byte as decoding
+    # the whole array: the cheaper of the two goes first, unless the decoder cannot go as deep.
+    compact = (
+        _compact_element_at(data, pos) if counted != _TOO_DEEP and pos > len(data) // 3 else None
+    )
     if compact is not None:
         return compact
     structure = _brackets(data, pos)
@@ -105,6 +135,136 @@ def element_at(data: Buffer, pos: int) -> int | None:
         return _element_by_walk(structure)
     second = _OPENING.search(structure, 1)
     return structure.count(b",", 1, len(structure) if second is None else second.start())
+
+
+def _counted_element_at(data: Buffer, pos: int) -> int:
+    """``element_at`` for an array of objects whose first ``pos`` bytes the decoder reads
+    without fault, the array still open there (the bytes before a fault it found), or closed
+    (text follows it: ``_closed_element_at``); else ``_UNCOUNTED``, or ``_TOO_DEEP`` where
+    those bytes nest deeper than the decoder allows.
+
+    One decoding of those bytes counts the objects it completes, with bytes after them that no
+    JSON text continues with (``_NO_CONTINUATION``): the decoder names a byte that far past
+    ``pos`` only once it has read all before. An object ending just before ``pos`` is told
+    apart by the array it closes with ``]``.
+    """
+    view = memoryview(data)
+    # Each decoding gets its own copy: the decoder reads only a whole buffer, and copying is
+    # cheap beside decoding where the copies are no more than needed.
+    last = _last_byte(view, pos)
+    if last == b"]":
+        try:
+            return _closed_element_at(view, pos, _ELEMENTS.decode(view[:pos]))
+        except (msgspec.DecodeError, RecursionError):
+            pass  # an array inside an element
+    if last == b"}":
+        try:
+            return max(len(_ELEMENTS.decode(b"".join((view[:pos], b"]")))) - 1, 0)
+        except (msgspec.DecodeError, RecursionError):
+            pass  # an object inside an element
+    # A backslash escaping what follows it is given a quote to escape.
+    escaping = _run_at_end(view, pos, b"\\") % 2
+    _COUNTED.completed = 0
+    try:
+        _COUNTING.decode(b"".join((view[:pos], b'"' * escaping, _NO_CONTINUATION)))
+    except msgspec.DecodeError as error:  # an element that is no object too, naming no byte
+        found = _BYTE_OFFSET.search(str(error).encode())
+        if found is not None and int(found.group(1)) >= pos + escaping + _PAST:
+            completed: int = _COUNTED.completed
+            return completed
+    except RecursionError:
+        return _TOO_DEEP
+    return _UNCOUNTED
+
+
+def _last_byte(view: memoryview, end: int) -> bytes:
+    """The last byte of ``view[:end]`` that is not white space (empty if there is none)."""
+    last = end - _run_at_end(view, end, JSON_WHITE_SPACE)
+    return bytes(view[max(0, last - 1) : last])
+
+
+def _run_at_end(view: memoryview, end: int, run: bytes) -> int:
+    """How many of the bytes of ``run`` ``view[:end]`` ends with: its last few bytes looked
+    at, or all of it where they are all of them (copied once)."""
+    tail = bytes(view[max(0, end - 64) : end])
+    stripped = tail.rstrip(run)
+    if stripped or len(tail) == end:
+        return len(tail) - len(stripped)
+    return end - len(bytes(view[:end]).rstrip(run))
+
+
+_UNCOUNTED: Final = -1
+_TOO_DEEP: Final = -2
+
+
+def _closed_element_at(view: memoryview, pos: int, elements: list[msgspec.Raw]) -> int:
+    """``element_at`` where ``view[:pos]`` is a whole array of ``elements``, text after it.
+
+    Numbered as it always was: a whole array written compact as ``_compact_element_at``
+    numbers it, past its last element; any other as the brackets number it, element 0 (the
+    array's pair taken out with all it holds) unless it nests deeper than the levels taken
+    out, and then its last element (which the walk over what is left names).
+    """
+    if pos == len(view) and sum(len(element) + 1 for element in elements) + 1 == pos:
+        return len(elements)
+    # A level of pairs taken out at a time: in a whole array, the innermost pairs hold no other.
+    brackets = _brackets(view, pos).translate(None, b",")
+    for _ in range(_LEVELS):
+        if not brackets:
+            return 0
+        brackets = _INNERMOST_PAIR.sub(b"", brackets)
+    return len(elements) - 1 if brackets else 0
+
+
+_INNERMOST_PAIR: Final = re.compile(rb"\[\]|\{\}")
+
+
+def _after_last_comma(data: Buffer, pos: int) -> int | None:
+    """``element_at`` where the last comma before ``pos`` separates two elements and what
+    follows it up to ``pos`` only opens arrays and objects (closing none it did not open, as a
+    value nested too deep for the decoder does); else None."""
+    last = _last_comma(data, pos)
+    if last is None:
+        return None
+    comma, elements = last
+    structure = _brackets(memoryview(data)[comma + 1 : pos], pos - comma - 1)  # no comma
+    for _ in range(_LEVELS):
+        inner = structure.replace(b"[]", b"").replace(b"{}", b"")
+        if len(inner) == len(structure):
+            return None if b"]" in inner or b"}" in inner else elements
+        structure = inner
+    return None
+
+
+def _last_comma(data: Buffer, end: int) -> tuple[int, int] | None:
+    """The last comma before ``end`` and the elements before it, where it separates two
+    elements of a top-level array; else None. One decoding of the data before it."""
+    view = memoryview(data)
+    comma = (data if isinstance(data, bytes) else bytes(data)).rfind(b",", 0, end)
+    if comma < 0:
+        return None
+    try:
+        elements = len(_ELEMENTS.decode(b"".join((view[:comma], b"]"))))
+    except (msgspec.DecodeError, RecursionError):  # a comma in a value, or no array
+        return None
+    return (comma, elements) if elements else None  # ``[,`` separates nothing
+
+
+class _Counted(msgspec.Struct, gc=False):
+    """An object decoded for nothing but to be counted: every key is skipped."""
+
+    def __post_init__(self) -> None:
+        _COUNTED.completed += 1
+
+
+# Per thread: two threads may well count the elements of two refused arrays at once.
+_COUNTED: Final = threading.local()
+_COUNTING: Final = msgspec.json.Decoder(list[_Counted])
+# A fault the decoder names in the data before them is named at most four bytes past it (a
+# literal cut short, ``[tru``, is named past its length); the control character after the white
+# space is a fault in a string or out of one, named where it is.
+_PAST: Final = 5
+_NO_CONTINUATION: Final = b" " * _PAST + b"\x00"
 
 
 def _compact_element_at(data: Buffer, pos: int) -> int | None:
@@ -142,25 +302,95 @@ def _element_by_walk(structure: bytes) -> int:
 def too_deep(data: Buffer) -> int:
     """The byte at which ``data``, refused for its depth, nests deeper than the decoder allows.
 
-    Found by the decoder itself, on ever shorter beginnings of the data: one that holds that
-    byte is refused for its depth, one that stops short of it is merely cut short. A few dozen
-    scans at the decoder's speed, where a walk over every bracket in Python was slower than all
-    of them. The decoder's depth is the interpreter's recursion limit less the frames in use,
-    so the byte may differ by a few brackets from one caller to another.
+    The decoder's depth is the interpreter's recursion limit less the frames in use, so the
+    byte may differ by a few brackets from one caller to another. It is measured here, in this
+    frame: the fewest brackets ``[[[...`` the decoder refuses, found by doubling then halving (a
+    few thousand bytes decoded in all). The byte is the first bracket outside strings that opens
+    that many levels, in data the decoder reads without fault up to it (as it did, refusing the
+    data for its depth): one pass over the data (``_opening``). Finding it by decoding ever
+    shorter beginnings of the data cost a decoding of all of it for each halving.
+
+    The interpreter (CPython 3.11) lets a call go one level deeper once it has made it a few
+    times, and specialized it: the doubling makes its call a few times before the halving's,
+    which then meets the limit the decoder has from then on.
     """
-    view = memoryview(data)
-    fits, fails = 0, len(view)  # the shortest beginning refused for its depth is in between
+    size = len(data)
+    fits, fails = 0, 64  # a depth the decoder takes, and a depth to try
+    while True:
+        try:
+            _VALUE.decode(b"[" * fails)
+        except RecursionError:
+            break
+        except msgspec.DecodeError:  # cut short: taken up to there
+            pass
+        if fails > size:
+            return size - 1  # no depth in the data is too deep: not refused for its depth
+        fits, fails = fails, 2 * fails
+    fails += 1  # refused before the call was specialized, maybe: the limit is one more at most
     while fails - fits > 1:
         middle = (fits + fails) // 2
         try:
-            _VALUE.decode(view[:middle])
+            _VALUE.decode(b"[" * middle)
         except RecursionError:
             fails = middle
             continue
         except msgspec.DecodeError:
             pass
         fits = middle
-    return fails - 1
+    # The elements before the last comma nest less deep than the decoder allows, where it
+    # reads them (one frame deeper, so a level or so less deep): the bracket is past it.
+    last = _last_comma(data, size)
+    start, level = (0, 0) if last is None else (last[0] + 1, 1)
+    found = _opening(data, fails, start, level)
+    return size - 1 if found is None else found
+
+
+def _opening(data: Buffer, depth: int, start: int, level: int) -> int | None:
+    """The offset of the first bracket or brace outside strings that opens level ``depth``
+    (the top-level value's opening bracket opens level 1), or None; from ``start``, outside
+    strings, where ``level`` levels are open.
+
+    A piece at a time: what each piece opens and closes outside strings is counted at the
+    speed of memory (``_outside_strings``), and only a piece that opens enough to reach the
+    level is walked token by token to find the bracket.
+    """
+    text = _unescaped(memoryview(data)[start:])
+    inside = False  # whether the piece starts inside a string
+    for offset in range(0, len(text), _PIECE):
+        piece = text[offset : offset + _PIECE]
+        outside, ends_inside = _outside_strings(piece, inside)
+        opened = outside.count(b"[") + outside.count(b"{")
+        if level + opened >= depth:
+            found = _opening_in(piece, inside, level, depth)
+            if found is not None:
+                return start + offset + found
+        level += opened - outside.count(b"]") - outside.count(b"}")
+        inside = ends_inside
+    return None
+
+
+# Large enough that counting costs little per piece, small enough to walk one in Python.
+_PIECE: Final = 1 << 12
+_STRING_OR_BRACKET: Final = re.compile(rb'"[^"]*+"?|[\[\]{}]')
+
+
+def _opening_in(piece: bytes, inside: bool, level: int, depth: int) -> int | None:
+    """``_opening`` within one piece of ``_unescaped`` text, starting at ``level``, maybe in a
+    string."""
+    start = 0
+    if inside:
+        start = piece.find(b'"') + 1
+        if start == 0:
+            return None
+    for match in _STRING_OR_BRACKET.finditer(piece, start):
+        token = piece[match.start()]
+        if token == 0x5B or token == 0x7B:  # [ {
+            level += 1
+            if level == depth:
+                return match.start()
+        elif token != 0x22:  # ] }
+            level -= 1
+    return None
 
 
 _BRACKET_OR_STRING: Final = re.compile(rb'(?P<string>"(?:[^"\\]++|\\.)*+"?)|[\[\]{},]')
@@ -364,7 +594,17 @@ _LONE_SURROGATE: Final = re.compile(
 
 def lone_surrogate(data: Buffer) -> int | None:
     """Where the first escaped lone high surrogate of ``data`` (``"\\ud800"``) starts, or None."""
-    found = _LONE_SURROGATE.search(memoryview(data))
+    text = bytes(data)
+    # The pattern's search costs as much as decoding, more where escapes abound: it starts at
+    # the first escaped surrogate, found at the speed of memory (most data has none), past the
+    # first backslash, found faster still (most data has few escapes, if any).
+    backslash = text.find(b"\\")
+    if backslash < 0:
+        return None
+    escapes = [text.find(escape, backslash) for escape in (b"\\ud", b"\\uD")]
+    if max(escapes) < 0:
+        return None
+    found = _LONE_SURROGATE.search(text, min(escape for escape in escapes if escape >= 0))
     return None if found is None else found.start()
 
 

@@ -82,6 +82,8 @@ def test_hostile_inputs_are_timed_against_friendly_ones_of_the_same_size(tmp_pat
         "invalid UTF-8 kept, one run per ticket",
         "invalid UTF-8 dense, kept once at the end",
         "nesting too deep",
+        "tickets, then nesting too deep",
+        "array of tickets cut short",
         "canonical blow-up refused",
     ]
     names = ["hostile (n)", "friendly (n)", "hostile (2n)", "friendly (2n)"]
