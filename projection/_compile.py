@@ -581,10 +581,12 @@ def _decode_error(error: msgspec.DecodeError | UnicodeError, data: bytes) -> Pay
             return _located(data, surrogate, "a lone surrogate escaped in a string")
         return _located(data, len(data), "input data was truncated")
     detail = detail[: match.start()].rstrip()
+    detail = detail[:1].lower() + detail[1:]
     pos = int(match.group(1))
     if detail.startswith("trailing characters"):
-        pos = trailing_start(data, pos)
-    return _located(data, pos, detail[:1].lower() + detail[1:])
+        # Past the whole value: no document of an array holds the fault.
+        return _error_at(trailing_start(data, pos), None, detail)
+    return _located(data, pos, detail)
 
 
 def _too_deep_error(data: bytes) -> PayloadError:
@@ -599,7 +601,10 @@ def _invalid_utf8_error(data: bytes, function: Callable[[bytes], bytes]) -> Payl
 
 def _located(data: bytes, pos: int | None, detail: str) -> PayloadError:
     """A ``PayloadError`` at byte ``pos``, naming the document of bulk input that holds it."""
-    index = None if pos is None else element_at(data, pos)
+    return _error_at(pos, None if pos is None else element_at(data, pos), detail)
+
+
+def _error_at(pos: int | None, index: int | None, detail: str) -> PayloadError:
     where = f"byte {pos}" if index is None else f"byte {pos} (document {index} of the array)"
     return PayloadError(f"invalid JSON at {where}: {detail}", pos=pos, index=index)
 

@@ -101,7 +101,8 @@ def is_json(data: Buffer) -> bool:
 
 
 def element_at(data: Buffer, pos: int) -> int | None:
-    """Which element of a top-level array holds byte ``pos``; None if ``data`` is no array.
+    """Which element of a top-level array holds byte ``pos``; None if ``data`` is no array, or
+    if ``pos`` lies past the array's end (trailing text), where no element holds it.
 
     The elements that end before ``pos`` are counted by the decoder where it can tell
     (``_counted_element_at``, ``_after_last_comma``). Otherwise the pairs of brackets closed
@@ -115,6 +116,8 @@ def element_at(data: Buffer, pos: int) -> int | None:
     counted = _counted_element_at(data, pos)
     if counted >= 0:
         return counted
+    if counted == _PAST_THE_END:
+        return None
     after = _after_last_comma(data, pos)
     if after is not None:
         return after
@@ -139,9 +142,9 @@ def element_at(data: Buffer, pos: int) -> int | None:
 
 def _counted_element_at(data: Buffer, pos: int) -> int:
     """``element_at`` for an array of objects whose first ``pos`` bytes the decoder reads
-    without fault, the array still open there (the bytes before a fault it found), or closed
-    (text follows it: ``_closed_element_at``); else ``_UNCOUNTED``, or ``_TOO_DEEP`` where
-    those bytes nest deeper than the decoder allows.
+    without fault, the array still open there (the bytes before a fault it found); else
+    ``_PAST_THE_END`` where those bytes are the whole array, ``_UNCOUNTED``, or ``_TOO_DEEP``
+    where they nest deeper than the decoder allows.
 
     One decoding of those bytes counts the objects it completes, with bytes after them that no
     JSON text continues with (``_NO_CONTINUATION``): the decoder names a byte that far past
@@ -154,9 +157,11 @@ def _counted_element_at(data: Buffer, pos: int) -> int:
     last = _last_byte(view, pos)
     if last == b"]":
         try:
-            return _closed_element_at(view, pos, _ELEMENTS.decode(view[:pos]))
+            _ELEMENTS.decode(view[:pos])
         except (msgspec.DecodeError, RecursionError):
             pass  # an array inside an element
+        else:
+            return _PAST_THE_END
     if last == b"}":
         try:
             return max(len(_ELEMENTS.decode(b"".join((view[:pos], b"]")))) - 1, 0)
@@ -195,28 +200,7 @@ def _run_at_end(view: memoryview, end: int, run: bytes) -> int:
 
 _UNCOUNTED: Final = -1
 _TOO_DEEP: Final = -2
-
-
-def _closed_element_at(view: memoryview, pos: int, elements: list[msgspec.Raw]) -> int:
-    """``element_at`` where ``view[:pos]`` is a whole array of ``elements``, text after it.
-
-    Numbered as it always was: a whole array written compact as ``_compact_element_at``
-    numbers it, past its last element; any other as the brackets number it, element 0 (the
-    array's pair taken out with all it holds) unless it nests deeper than the levels taken
-    out, and then its last element (which the walk over what is left names).
-    """
-    if pos == len(view) and sum(len(element) + 1 for element in elements) + 1 == pos:
-        return len(elements)
-    # A level of pairs taken out at a time: in a whole array, the innermost pairs hold no other.
-    brackets = _brackets(view, pos).translate(None, b",")
-    for _ in range(_LEVELS):
-        if not brackets:
-            return 0
-        brackets = _INNERMOST_PAIR.sub(b"", brackets)
-    return len(elements) - 1 if brackets else 0
-
-
-_INNERMOST_PAIR: Final = re.compile(rb"\[\]|\{\}")
+_PAST_THE_END: Final = -3
 
 
 def _after_last_comma(data: Buffer, pos: int) -> int | None:

@@ -271,6 +271,15 @@ def test_invalid_bulk_input_names_the_document() -> None:
         assert str(caught.value).startswith("invalid JSON at byte 46 (document 2 of the array): ")
 
 
+def test_text_after_an_array_is_in_none_of_its_documents() -> None:
+    for data, pos in ((b'[{"a":1},{"a":2}] x', 18), (b"[[[1]],[2]]\n ]", 13)):
+        for text in ("a", "-b"):
+            with pytest.raises(PayloadError) as caught:
+                projection.parse(text).project(data)
+            assert (caught.value.pos, caught.value.index) == (pos, None)
+            assert str(caught.value).startswith(f"invalid JSON at byte {pos}: ")
+
+
 def test_only_a_process_that_owns_the_collector_pauses_it(monkeypatch: pytest.MonkeyPatch) -> None:
     with collector_paused():
         assert gc.isenabled()  # a library call leaves it alone

@@ -62,8 +62,15 @@ def old_brackets(data: bytes, end: int) -> bytes:
 
 def old_element_at(data: bytes, pos: int) -> int | None:
     """Which element of a top-level array holds byte ``pos``, from the brackets before it, or
-    from the elements' lengths in a whole compact array."""
+    from the elements' lengths in a whole compact array; None past the array's end, where the
+    brackets named an element too, which no element is."""
     if data.lstrip(b" \t\r\n")[:1] != b"[":
+        return None
+    try:
+        _ELEMENTS.decode(data[:pos])
+    except (msgspec.DecodeError, RecursionError):
+        pass
+    else:
         return None
     try:
         elements = _ELEMENTS.decode(data)
