@@ -51,7 +51,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Each module under test, and the test files that speak for it.
 MODULES: dict[str, list[str]] = {
-    "projection/_mask.py": ["test_cases", "test_appliers", "test_limits", "test_properties"],
+    "projection/_mask.py": [
+        "test_cases",
+        "test_appliers",
+        "test_limits",
+        "test_properties",
+        "test_errors",
+    ],
     "projection/_compile.py": ["test_cases", "test_appliers", "test_fast_path", "test_hostile"],
     "projection/_bulk.py": [
         "test_bulk",
