@@ -1,5 +1,5 @@
 """Schemas at their edges: tagged Structs through ``typed()``, and what lies below a field typed
-``Any``, where the schema says nothing at any depth (rule 8).
+``Any``, where the schema says nothing at any depth, and below a Struct or anything (rule 8).
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ class Loose(msgspec.Struct, kw_only=True):
     m: dict[str, Any] | UnsetType = UNSET
     s: list[Any] | UnsetType = UNSET
     i: Inner | UnsetType = UNSET
+    u: Inner | Any = UNSET
 
 
 # Objects below ``Any`` whose keys the expressions name in another order than the document's.
@@ -117,6 +118,7 @@ LOOSE = {
     "s": [{"k": {"y": 10, "x": 11}}, 12, {"j": 13}],
     "i": {"y": 14, "x": 15},
     "a": 16,
+    "u": {"y": 17, "w": 18, "x": 19},
 }
 
 
@@ -144,6 +146,23 @@ def test_below_any_every_name_is_a_key_at_any_depth(text: str, expected: dict[st
     assert parsed.project(data) == orjson.dumps(expected)  # the compiled path, after the generic
     assert orjson.dumps(reference(parsed, LOOSE)) == orjson.dumps(expected)
     assert b"".join(parsed.project_lines(data + b"\n")) == orjson.dumps(expected) + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # An Inner or anything: in the Inner's order, keys it lacks after them (rule 8).
+        ("u(-w)", {"u": {"x": 19, "y": 17}}),
+        ("u(w,y,x)", {"u": {"x": 19, "y": 17, "w": 18}}),
+        ("u(*,-y)", {"u": {"x": 19, "w": 18}}),
+    ],
+)
+def test_below_a_struct_or_any_the_structs_order(text: str, expected: dict[str, Any]) -> None:
+    parsed = projection.parse(text, schema=Loose)
+    data = orjson.dumps(LOOSE)
+    assert parsed.project(data) == orjson.dumps(expected)
+    assert parsed.project(data) == orjson.dumps(expected)  # the compiled path, after the generic
+    assert orjson.dumps(reference(parsed, LOOSE)) == orjson.dumps(expected)
 
 
 def test_below_a_known_struct_unknown_names_are_refused_when_strict() -> None:
