@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+import typing
+from typing import Any, Literal
 
 import msgspec
 import orjson
@@ -165,6 +167,17 @@ def test_below_a_struct_or_any_the_structs_order(text: str, expected: dict[str, 
     assert orjson.dumps(reference(parsed, LOOSE)) == orjson.dumps(expected)
 
 
+class Flagged(msgspec.Struct, kw_only=True):
+    kind: Literal["a", "b"] = "a"
+    level: Literal[1, 2] | None = None
+
+
+@pytest.mark.parametrize("text", ["kind(x)", "level(x)", "kind/x"])
+def test_a_literal_is_a_primitive_with_no_sub_fields(text: str) -> None:
+    with pytest.raises(projection.UnknownFieldError, match="has no sub-fields"):
+        projection.parse(text, schema=Flagged, strict=True)
+
+
 def test_below_a_known_struct_unknown_names_are_refused_when_strict() -> None:
     # The contrast: below ``i`` (an Inner) the schema does say which keys there are.
     with pytest.raises(projection.UnknownFieldError):
@@ -177,3 +190,41 @@ def test_typed_keeps_a_field_typed_any_whole_below_its_selection() -> None:
     parsed = projection.parse("e(k(x)),a", schema=Loose, strict=True)
     decoded = msgspec.json.decode(parsed.project(orjson.dumps(LOOSE)), type=parsed.typed())
     assert msgspec.to_builtins(decoded) == {"a": 16, "e": {"k": {"x": 3}}}
+
+
+# -- mappings of Structs --------------------------------------------------------------------------
+
+
+class Wide(msgspec.Struct, kw_only=True):
+    f0: int | UnsetType = UNSET
+    f1: int | UnsetType = UNSET
+    f2: int | UnsetType = UNSET
+    f3: int | UnsetType = UNSET
+    f4: int | UnsetType = UNSET
+    f5: int | UnsetType = UNSET
+    f6: int | UnsetType = UNSET
+
+
+class Shelf(msgspec.Struct, kw_only=True):
+    boxes: dict[str, Wide] | UnsetType = UNSET
+
+
+def _box_fields(keys: int) -> set[str]:
+    """The fields of the values of ``typed().boxes``, with ``keys`` keys each given its own
+    subset of f0 to f5 (never f6)."""
+    subsets = [names for size in range(1, 7) for names in itertools.combinations(range(6), size)][
+        :keys
+    ]
+    items = (f"k{n}({','.join(f'f{field}' for field in names)})" for n, names in enumerate(subsets))
+    typed = projection.parse(f"boxes({','.join(items)})", schema=Shelf).typed()
+    (boxes,) = (field.type for field in msgspec.structs.fields(typed) if field.name == "boxes")
+    (mapping,) = (each for each in typing.get_args(boxes) if typing.get_origin(each) is dict)
+    value = typing.get_args(mapping)[1]
+    return {field.name for field in msgspec.structs.fields(value)}
+
+
+def test_a_mappings_values_are_narrowed_to_the_union_of_up_to_32_masks() -> None:
+    # Each key's mask applies to its value: the values' type keeps what any of them keeps, and
+    # past 32 distinct masks, the union costing more than it saves, the whole type.
+    assert _box_fields(32) == {f"f{field}" for field in range(6)}
+    assert _box_fields(33) == {f"f{field}" for field in range(7)}
