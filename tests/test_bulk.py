@@ -606,3 +606,24 @@ def test_a_range_is_read_into_a_buffer_grown_to_fit_never_more(tmp_path: Path) -
         assert buffer == b"01234567" + b"345678901234"  # not shrunk: the rest left as it was
         assert _bulk.read_range(file, 25, 20, buffer) == 5  # the file ends first
         assert buffer[:5] == b"56789"
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize(("workers", "from_file"), [(1, True), (1, False), (2, True), (2, False)])
+def test_progress_climbs_block_by_block_to_the_size_of_the_input(
+    tickets: Path, workers: int, from_file: bool
+) -> None:
+    seen: list[int] = []
+    with tickets.open("rb") as source:
+        project_stream(
+            internals.compiled(projection.parse(EXPRESSION)),
+            source,
+            io.BytesIO(),
+            path=str(tickets) if from_file else None,
+            workers=workers,
+            progress=seen.append,
+        )
+    assert len(seen) > 10  # a block at a time
+    assert seen == sorted(seen)
+    assert seen[0] > 0
+    assert seen[-1] == tickets.stat().st_size
