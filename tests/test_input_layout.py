@@ -4,6 +4,8 @@ README, "The command line": NDJSON when the first line is a whole JSON value or 
 (``{...}``, ``[...]``), invalid or not; otherwise the first block decides. Here the lines after a
 broken first one are indented, which no NDJSON line is told by, so only the first line's look
 can make the input NDJSON; run as users run it, a subprocess with a pipe.
+
+Internals reached: the size of a block (``projection._bulk.BLOCK_BYTES``), to fill one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import subprocess
 import sys
 
 import pytest
+
+from projection import _bulk
 
 
 def apply(data: bytes, *options: str) -> subprocess.CompletedProcess[bytes]:
@@ -47,3 +51,15 @@ def test_a_broken_document_spread_over_lines_is_one_document(data: bytes) -> Non
     assert result.stdout == b""
     # Said of the document, where it goes wrong, not of its first line.
     assert result.stderr.decode().startswith("projection: invalid JSON at byte ")
+
+
+@pytest.mark.parametrize("first", [b"1", b'"x"', b"null", b" true "])
+def test_a_first_line_that_is_a_whole_scalar_makes_ndjson_past_a_block_of_blank_lines(
+    first: bytes,
+) -> None:
+    # Blank lines fill the first block whole: read alone it could begin one document, but the
+    # first line, a whole value, has already said NDJSON.
+    blank = b"\n" * (2 * _bulk.BLOCK_BYTES)
+    result = apply(first + b"\n" + blank + b'{"a": 2, "b": 3}\n')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == first.strip() + b'\n{"a":2}\n'
