@@ -63,3 +63,23 @@ def test_a_first_line_that_is_a_whole_scalar_makes_ndjson_past_a_block_of_blank_
     result = apply(first + b"\n" + blank + b'{"a": 2, "b": 3}\n')
     assert result.returncode == 0, result.stderr
     assert result.stdout == first.strip() + b'\n{"a":2}\n'
+
+
+def test_the_first_blocks_whole_lines_decide_not_the_line_it_cuts() -> None:
+    # "[", "1", blank lines, then "x..." cut by the end of the first block: the whole lines begin
+    # one document (an array), whatever follows them in the block.
+    head = b"[\n1\n" + b"\n" * (_bulk.BLOCK_BYTES - 14)
+    result = apply(head + b"x" * 20 + b"\n", "--on-error", "report")
+    assert result.returncode == 1
+    assert result.stdout == b""
+    assert result.stderr.decode().startswith("projection: invalid JSON at byte ")
+
+
+def test_a_first_block_whose_last_whole_line_breaks_the_document_is_ndjson() -> None:
+    # "[", "1", blank lines, then "]]" as the first block's last whole line: no one document
+    # begins so, and the line "1", a whole value, says NDJSON.
+    head = b"[\n1\n" + b"\n" * (_bulk.BLOCK_BYTES - 10) + b"]]\n"
+    result = apply(head + b'{"a": 2, "b": 3}\n', "--on-error", "report")
+    assert result.returncode == 1
+    assert result.stdout == b'1\n{"a":2}\n'
+    assert result.stderr.decode().splitlines()[-1].startswith("projection: rejected 2 invalid")
