@@ -277,6 +277,28 @@ def test_a_worker_that_dies_is_reported(tickets: Path, monkeypatch: pytest.Monke
     multiprocessing.get_start_method() != "fork", reason="the patch reaches workers by fork"
 )
 @pytest.mark.usefixtures("small_blocks")
+def test_a_worker_whose_loop_exits_on_an_exception_is_reported(
+    tickets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its thread that sends replies does not keep the process alive: the process ends."""
+    parent = os.getpid()
+    project_block = _bulk.project_block
+
+    def exit_in_a_worker(*arguments: object) -> object:
+        if os.getpid() != parent:
+            raise SystemExit(3)
+        return project_block(*arguments)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_bulk, "project_block", exit_in_a_worker)
+    with pytest.raises(RuntimeError, match=r"worker process \d+ stopped unexpectedly"):
+        stream(tickets, workers=2)
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="the patch reaches workers by fork"
+)
+@pytest.mark.usefixtures("small_blocks")
 def test_an_os_error_in_a_worker_reaches_the_caller_as_itself(
     tickets: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -196,10 +196,15 @@ def _statement_mutants(module: str, source: bytes) -> Iterator[Mutant]:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
             start, end = span(node.value)
             yield Mutant(module, node.lineno, start, end, b"None", "call left out")
-        elif isinstance(node, ast.If | ast.While):
+        elif isinstance(node, ast.If | ast.While) and not _for_type_checkers(node.test):
             start, end = span(node.test)
             negated = b"not (" + source[start:end] + b")"
             yield Mutant(module, node.lineno, start, end, negated, "condition negated")
+
+
+def _for_type_checkers(test: ast.expr) -> bool:
+    """Whether a condition is ``TYPE_CHECKING``: what it guards only type checkers read."""
+    return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
 
 
 def _parses(source: bytes) -> bool:
