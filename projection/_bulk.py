@@ -348,12 +348,14 @@ def file_ranges(path: str, start: int = 0) -> Iterator[InFile]:
     The last ones shrink, down to a sixteenth, so that at the end no process is left projecting
     a whole block while the others wait for it: a few milliseconds of two workers, measured.
     """
-    with open(path, "rb") as file:
-        size = os.fstat(file.fileno()).st_size
-        while start < size:
-            step = min(BLOCK_BYTES, max(BLOCK_BYTES // 16, (size - start) // 8, 1))
+    size = os.path.getsize(path)
+    while start < size:
+        step = min(BLOCK_BYTES, max(BLOCK_BYTES // 16, (size - start) // 8, 1))
+        # Opened for each range, not across the yield: a caller that stops early, an error
+        # on the way, leaves no file open until the generator is collected.
+        with open(path, "rb") as file:
             file.seek(min(start + step, size))
             file.readline()
             end = file.tell()
-            yield InFile(path, start, end)
-            start = end
+        yield InFile(path, start, end)
+        start = end

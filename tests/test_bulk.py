@@ -299,6 +299,30 @@ def test_a_worker_whose_loop_exits_on_an_exception_is_reported(
     multiprocessing.get_start_method() != "fork", reason="the patch reaches workers by fork"
 )
 @pytest.mark.usefixtures("small_blocks")
+def test_an_error_a_worker_cannot_send_reaches_the_caller_described(
+    tickets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = os.getpid()
+    project_block = _bulk.project_block
+
+    class UnpicklableError(Exception):  # a class local to a function does not pickle
+        pass
+
+    def fail_in_a_worker(*arguments: object) -> object:
+        if os.getpid() != parent:
+            raise UnpicklableError("not for the pipe")
+        return project_block(*arguments)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_bulk, "project_block", fail_in_a_worker)
+    with pytest.raises(RuntimeError, match=r"worker process failed: .*not for the pipe"):
+        stream(tickets, workers=2)
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="the patch reaches workers by fork"
+)
+@pytest.mark.usefixtures("small_blocks")
 def test_an_os_error_in_a_worker_reaches_the_caller_as_itself(
     tickets: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
