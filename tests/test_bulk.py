@@ -356,6 +356,26 @@ def test_stopping_early_stops_the_workers(tickets: Path) -> None:
 
 
 @pytest.mark.usefixtures("small_blocks")
+def test_a_pool_that_fails_to_start_stops_the_workers_it_started(
+    tickets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = _workers._Worker.__init__
+    made: list[object] = []
+
+    def second_fails(self: _workers._Worker, *arguments: Any) -> None:
+        if made:
+            raise OSError("no second process")
+        started(self, *arguments)
+        made.append(self)
+
+    monkeypatch.setattr(_workers._Worker, "__init__", second_fails)
+    with pytest.raises(OSError, match="no second process"):
+        stream(tickets, workers=3)
+    assert len(made) == 1
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.usefixtures("small_blocks")
 @pytest.mark.parametrize(
     ("kilobytes", "from_file", "workers_started"),
     [(8, True, 0), (16, True, 1), (1_600, True, 7), (8, False, 0), (1_600, False, 7)],
