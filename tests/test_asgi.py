@@ -1024,6 +1024,12 @@ def test_a_policy_parsed_without_the_schema_gets_the_route_s() -> None:
         assert effective.schema is SPEC.schema("Order")
         assert effective == projection.parse("-orderNumber") & policy
         assert response.body == b'{"id":"o-1","total":12.5}'
+        # A selection below a field the schema calls a number still applies where the body
+        # holds an object there: the route's schema orders the keys, it does not widen a mask.
+        upstream = Upstream(chunks=[b'{"total":{"a":1,"b":2},"id":"o-1"}'])
+        middleware = ResponseFieldsMiddleware(upstream, openapi=SPEC, policy=policy)
+        response = drive(middleware, at("/api/commerce/orders/o-1", fields("id,total(a)")))
+        assert response.body == b'{"id":"o-1","total":{"a":1}}'
     # Without the route's schema, the document's order.
     upstream = Upstream(chunks=[body])
     middleware = ResponseFieldsMiddleware(upstream, policy=projection.parse("-items"))
