@@ -1148,3 +1148,41 @@ def test_per_route_validation_over_a_real_socket() -> None:
     assert contacts.json() == [{"firstName": "Ada"}] * 2
     assert refused.status == 400
     assert refused.json() == strict_problem("id,itemz", "Order")
+
+
+def _answering(*messages: Message) -> ASGIApp:
+    """An app that sends ``messages`` as they are."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        for message in messages:
+            await send(message)
+
+    return app
+
+
+TRAILERS: Message = {
+    "type": "http.response.trailers",
+    "headers": [(b"x-checksum", b"1")],
+    "more_trailers": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "through"), [(TICKET_BYTES, True), (b'{"accessToken": "x",', False)]
+)
+def test_trailers_follow_a_projected_body_not_an_error_sent_in_its_place(
+    body: bytes, through: bool
+) -> None:
+    start = {"type": "http.response.start", "status": 200, "headers": [JSON], "trailers": True}
+    end = {"type": "http.response.body", "body": body, "more_body": False}
+    app = ResponseFieldsMiddleware(_answering(start, end, TRAILERS))
+    messages = drive(app, at("/x", fields("accessToken"))).messages
+    assert (messages[-1] == TRAILERS) is through
+    assert [m["type"] for m in messages].count("http.response.trailers") == int(through)
+
+
+def test_a_response_without_content_ends_where_its_body_does() -> None:
+    start = {"type": "http.response.start", "status": 204, "headers": [JSON]}
+    app = ResponseFieldsMiddleware(_answering(start, {"type": "http.response.body"}))
+    messages = drive(app, at("/x", fields("accessToken"))).messages
+    assert messages[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
