@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -254,88 +255,71 @@ def test_an_exception_in_any_process_reaches_the_caller(tmp_path: Path) -> None:
     assert multiprocessing.active_children() == []
 
 
-@pytest.mark.skipif(
+# The failures below happen in worker processes only: the patch reaches them by fork.
+in_forked_workers = pytest.mark.skipif(
     multiprocessing.get_start_method() != "fork", reason="the patch reaches workers by fork"
 )
-@pytest.mark.usefixtures("small_blocks")
-def test_a_worker_that_dies_is_reported(tickets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+
+def fail_in_workers(
+    monkeypatch: pytest.MonkeyPatch, failure: BaseException | Callable[[], object]
+) -> None:
+    """Each block a worker process (not this one) projects first raises ``failure`` or calls it."""
     parent = os.getpid()
     project_block = _bulk.project_block
 
-    def die_in_a_worker(*arguments: object) -> object:
+    def in_a_worker(*arguments: object) -> object:
         if os.getpid() != parent:
-            os._exit(3)
+            if isinstance(failure, BaseException):
+                raise failure
+            failure()
         return project_block(*arguments)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_bulk, "project_block", die_in_a_worker)
+    monkeypatch.setattr(_bulk, "project_block", in_a_worker)
+
+
+@in_forked_workers
+@pytest.mark.usefixtures("small_blocks")
+def test_a_worker_that_dies_is_reported(tickets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fail_in_workers(monkeypatch, lambda: os._exit(3))
     with pytest.raises(RuntimeError, match=r"worker process \d+ stopped unexpectedly"):
         stream(tickets, workers=2)
     assert multiprocessing.active_children() == []
 
 
-@pytest.mark.skipif(
-    multiprocessing.get_start_method() != "fork", reason="the patch reaches workers by fork"
-)
+@in_forked_workers
 @pytest.mark.usefixtures("small_blocks")
 def test_a_worker_whose_loop_exits_on_an_exception_is_reported(
     tickets: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its thread that sends replies does not keep the process alive: the process ends."""
-    parent = os.getpid()
-    project_block = _bulk.project_block
-
-    def exit_in_a_worker(*arguments: object) -> object:
-        if os.getpid() != parent:
-            raise SystemExit(3)
-        return project_block(*arguments)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(_bulk, "project_block", exit_in_a_worker)
+    fail_in_workers(monkeypatch, SystemExit(3))
     with pytest.raises(RuntimeError, match=r"worker process \d+ stopped unexpectedly"):
         stream(tickets, workers=2)
     assert multiprocessing.active_children() == []
 
 
-@pytest.mark.skipif(
-    multiprocessing.get_start_method() != "fork", reason="the patch reaches workers by fork"
-)
+@in_forked_workers
 @pytest.mark.usefixtures("small_blocks")
 def test_an_error_a_worker_cannot_send_reaches_the_caller_described(
     tickets: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parent = os.getpid()
-    project_block = _bulk.project_block
-
     class UnpicklableError(Exception):  # a class local to a function does not pickle
         pass
 
-    def fail_in_a_worker(*arguments: object) -> object:
-        if os.getpid() != parent:
-            raise UnpicklableError("not for the pipe")
-        return project_block(*arguments)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(_bulk, "project_block", fail_in_a_worker)
+    fail_in_workers(monkeypatch, UnpicklableError("not for the pipe"))
     with pytest.raises(RuntimeError, match=r"worker process failed: .*not for the pipe"):
         stream(tickets, workers=2)
     assert multiprocessing.active_children() == []
 
 
-@pytest.mark.skipif(
-    multiprocessing.get_start_method() != "fork", reason="the patch reaches workers by fork"
-)
+@in_forked_workers
 @pytest.mark.usefixtures("small_blocks")
 def test_an_os_error_in_a_worker_reaches_the_caller_as_itself(
     tickets: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not taken for the pipe breaking: the worker is alive, and said what went wrong."""
-    parent = os.getpid()
-    project_block = _bulk.project_block
-
-    def fail_in_a_worker(*arguments: object) -> object:
-        if os.getpid() != parent:
-            raise PermissionError("no reading here")
-        return project_block(*arguments)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(_bulk, "project_block", fail_in_a_worker)
+    fail_in_workers(monkeypatch, PermissionError("no reading here"))
     with pytest.raises(PermissionError, match="no reading here"):
         stream(tickets, workers=2)
     assert multiprocessing.active_children() == []
