@@ -703,6 +703,15 @@ def _deep_after_tickets(size: int) -> bytes:
     return b"[" + _tickets(size - 2 - len(deep)) + b"," + deep
 
 
+def _closed_then_too_deep(size: int) -> bytes:
+    # Arrays open 40 levels short of the decoder's limit, then closed arrays ``[],[],...``, then
+    # nesting too deep: every stretch of the data opens enough brackets to reach the limit, and
+    # closes them again. White space makes the length.
+    below, deep = b"[" * (sys.getrecursionlimit() - 40), b"[" * 100
+    pairs, rest = divmod(size - len(below) - len(deep), 3)
+    return below + b"[]," * pairs + b" " * rest + deep
+
+
 @dataclass(frozen=True)
 class _Family:
     """A family of hostile JSON: its input of a size, its friendly counterpart, and where the
@@ -734,6 +743,12 @@ _FAMILIES = (
     _Family("nesting too deep", _nesting_too_deep, _cut_tickets, lambda data: None),
     _Family(
         "tickets, then nesting too deep", _deep_after_tickets, _ticket_array, lambda data: None
+    ),
+    _Family(
+        "closed arrays short of the limit, then nesting too deep",
+        _closed_then_too_deep,
+        _ticket_array,
+        lambda data: None,
     ),
     _Family("array of tickets cut short", _cut_tickets, _ticket_array, len),
 )
@@ -871,7 +886,9 @@ def hostile_input(settings: Settings, progress: Progress) -> Workload:
         f"space (before, between, after); an invalid byte in every ticket's kept accessToken; "
         f"an invalid byte every other byte of skipped values and one kept in the last ticket; "
         f"arrays nested n/2 deep; tickets, then arrays and objects nested n/8 bytes deep "
-        f"(against the tickets whole); the array of tickets cut short (against it whole). "
+        f"(against the tickets whole); arrays open 40 levels short of the decoder's limit, "
+        f"then closed arrays `[],[],...`, then nesting too deep (against tickets whole); the "
+        f"array of tickets cut short (against it whole). "
         f"Last, `projection.parse` refusing an expression of n = "
         f"{length:,} characters (and 2n) whose canonical form passes the limits (names and "
         f"as many `-*/x` exclusions) against parsing a plain name list of the same length. "

@@ -590,7 +590,7 @@ def _decode_error(error: msgspec.DecodeError | UnicodeError, data: bytes) -> Pay
 
 
 def _too_deep_error(data: bytes) -> PayloadError:
-    return _located(data, too_deep(data), "the JSON nests deeper than the decoder allows")
+    return _error_at(*too_deep(data), "the JSON nests deeper than the decoder allows")
 
 
 def _invalid_utf8_error(data: bytes, function: Callable[[bytes], bytes]) -> PayloadError:

@@ -19,6 +19,7 @@ import json
 import re
 import sys
 import unittest.mock
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -146,11 +147,23 @@ def test_element_at_names_the_same_element_in_broken_arrays(
     data: bytes, faults: list[tuple[int, bytes]]
 ) -> None:
     # Trailing text, brackets that do not match, strings that do not end: faults of every kind.
+    # A fault is found where the data before it is sound: there, the same element. Past the
+    # first fault (where no fault is found) the brackets may not match, and whatever element
+    # the brackets are read to name is named.
+    whole = data
     for place, fault in faults:
         place %= len(data) + 1
         data = data[:place] + fault + data[place:]
+    sound = next(
+        (pos for pos, (a, b) in enumerate(zip(data, whole, strict=False)) if a != b),
+        min(len(data), len(whole)),
+    )
     for pos in range(len(data) + 1):
-        assert _scan.element_at(data, pos) == old_element_at(data, pos), pos
+        named = _scan.element_at(data, pos)
+        if pos <= sound:
+            assert named == old_element_at(data, pos), pos
+        else:
+            assert named is None or 0 <= named <= data.count(b","), pos
 
 
 @pytest.mark.parametrize(
@@ -190,22 +203,39 @@ _OPENERS = st.sampled_from(
 )
 
 
+# Values closed where they stand, as many as fill pieces of the scan: ``[],[],...`` opens a
+# level for every three bytes and closes it again.
+_CLOSED = st.sampled_from([b"[],", b'{"a":[1,"]"]},', b"[[[]]],", b'"[[[",'])
+
+
 @st.composite
 def _deep_documents(draw: st.DrawFn) -> bytes:
     """A valid beginning of an array of values, then nesting deeper than the decoder allows,
-    closed or not, maybe followed by more."""
+    closed or not, maybe followed by more; on the way, maybe a run of values closed where
+    they stand, a few levels below the decoder's limit or far from it."""
     before = draw(st.lists(_VALUES, max_size=5).flatmap(_written))
     before = before[: before.rindex(b"]")].rstrip()
     before += b"," if len(before) > 1 else b""
     units = draw(st.lists(_OPENERS, min_size=1, max_size=4))
     depth = sys.getrecursionlimit() + draw(st.integers(-400, 200))
-    opening = b"".join(itertools.islice(itertools.cycle(units), depth))
+    levels = list(itertools.islice(itertools.cycle(units), depth))
+    closed = draw(_CLOSED) * draw(st.sampled_from([0, 0, 40, 400]))
+    if closed:  # where a level is open, and a value comes next
+        # A share of the levels: how many there are depends on the recursion limit, which
+        # Hypothesis may raise as it runs; what is drawn must not.
+        cut = len(levels) * draw(st.integers(0, 100)) // 100
+        levels[cut:cut] = [b"[" + closed]
+    opening = b"".join(levels)
     closing = draw(st.sampled_from([b"", b"1" + b"]" * 50, b"null}]}]}"]))
     return before + opening + closing + draw(st.sampled_from([b"", b"]", b',"x"]']))
 
 
-def _both(data: bytes) -> tuple[int, int]:
-    """The byte ``too_deep`` names and the byte the bisection named, both called from here.
+_Named = tuple[int, int | None]  # a byte, and the element of the array that holds it
+
+
+def _both(data: bytes) -> tuple[_Named, _Named]:
+    """The byte ``too_deep`` names and the byte the bisection named, both called from here,
+    each with the element the brackets before it name.
 
     The interpreter (CPython 3.11) lets a call go one level deeper once it has made it a few
     times: the bisection is made to make its call a few times first, as it had in a process
@@ -213,7 +243,9 @@ def _both(data: bytes) -> tuple[int, int]:
     """
     for _ in range(3):
         old_too_deep(b"[" * 5_000)
-    return _scan.too_deep(data), old_too_deep(data)
+    new = _scan.too_deep(data)
+    old = old_too_deep(data)
+    return new, (old, old_element_at(data, old))
 
 
 @given(_deep_documents())
@@ -222,9 +254,18 @@ def test_too_deep_names_the_byte_the_bisection_named(data: bytes) -> None:
     assert new == old
 
 
+@given(_deep_documents())
+def test_too_deep_in_small_pieces(data: bytes) -> None:
+    """Pieces of a few bytes: every document is read in many, each walked after the decoder
+    said it may hold the bracket, or read again in smaller ones."""
+    with unittest.mock.patch.multiple(_scan, _PIECE=64, _SMALLER=4, _WALKED=16):
+        new, old = _both(data)
+    assert new == old
+
+
 @given(_deep_documents(), st.integers(1, 30))
 def test_too_deep_at_another_depth_of_the_stack(data: bytes, levels: int) -> None:
-    def deeper(levels: int) -> tuple[int, int]:
+    def deeper(levels: int) -> tuple[_Named, _Named]:
         return deeper(levels - 1) if levels else _both(data)
 
     new, old = deeper(levels)
@@ -248,18 +289,55 @@ def _tickets(count: int) -> bytes:
     return b"[" + b",".join(json.dumps(ticket).encode() for _ in range(count))
 
 
-@pytest.mark.parametrize("count", [1_000, 8_000])
-def test_too_deep_decodes_the_data_once_and_brackets_a_few_depths_deep(count: int) -> None:
-    data = _tickets(count) + b"," + b'[{"a":' * 2_000
-    brackets, elements = _Counting(_scan._VALUE), _Counting(_scan._ELEMENTS)
-    with unittest.mock.patch.multiple(_scan, _VALUE=brackets, _ELEMENTS=elements):
-        pos = _scan.too_deep(data)
-    assert data[pos : pos + 1] in (b"[", b"{")  # (one frame more in the counting: not old's)
-    # Doubling, then halving, the brackets ``[[[...`` up to the decoder's depth (at most twice
-    # the limit, a dozen times), however long the data before: the bisection decoded all of it
-    # a dozen times and more. The data before the last comma is decoded once.
-    assert brackets.decoded <= 24 * sys.getrecursionlimit() < len(data)
-    assert elements.decoded <= len(data)
+def _deep_after_tickets(count: int) -> bytes:
+    return _tickets(count) + b"," + b'[{"a":' * 2_000
+
+
+def _closed_below_the_limit(count: int) -> bytes:
+    # Every piece opens enough brackets to reach the limit, and closes them again.
+    return b"[" * (sys.getrecursionlimit() - 40) + b"[]," * (30 * count) + b"[" * 100
+
+
+def _closed_below_the_limit_after_tickets(count: int) -> bytes:
+    below = b"[1," * (sys.getrecursionlimit() - 40) + b'{"a":[1,"]"]},' * (3 * count)
+    return _tickets(count) + b"," + below + b"[" * 100
+
+
+def _closed_at_the_top(count: int) -> bytes:
+    # Every piece holds elements of the array, and the last comma is no element's.
+    return b"[" + b"[1,2]," * (15 * count) + b"[1," * sys.getrecursionlimit()
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        _deep_after_tickets,
+        _closed_below_the_limit,
+        _closed_below_the_limit_after_tickets,
+        _closed_at_the_top,
+    ],
+)
+def test_too_deep_decodes_a_few_times_the_data_and_walks_one_small_piece(
+    document: Callable[[int], bytes],
+) -> None:
+    """What ``too_deep`` decodes grows with the data by a few bytes for each byte, and it
+    walks one small piece in Python, whatever the data holds before the bracket: the
+    bisection decoded all of it a dozen times and more, and the first linear search walked
+    every piece that opened enough brackets (fifty times a decoding's cost)."""
+    decoded, walked = [], []
+    for count in (1_000, 8_000):
+        data = document(count)
+        elements = _Counting(_scan._ELEMENTS)
+        walk = unittest.mock.Mock(wraps=_scan._opening_in)
+        with unittest.mock.patch.multiple(_scan, _ELEMENTS=elements, _opening_in=walk):
+            pos, index = _scan.too_deep(data)
+        assert data[pos : pos + 1] in (b"[", b"{")  # (one frame more in the counting: not old's)
+        assert index == old_element_at(data, pos)
+        decoded.append((len(data), elements.decoded))
+        walked.append([len(call.args[0]) for call in walk.call_args_list])
+    (short, short_decoded), (long, long_decoded) = decoded
+    assert long_decoded - short_decoded <= 3 * (long - short)
+    assert all(len(pieces) == 1 and pieces[0] <= _scan._WALKED for pieces in walked)
 
 
 @pytest.mark.parametrize("cut", [0, 7, 40, 58])
