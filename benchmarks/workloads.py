@@ -703,13 +703,23 @@ def _deep_after_tickets(size: int) -> bytes:
     return b"[" + _tickets(size - 2 - len(deep)) + b"," + deep
 
 
+def _closed_arrays(size: int, end: bytes) -> bytes:
+    # Arrays open half the decoder's limit deep (whatever frames the caller uses), then closed
+    # arrays ``[],[],...``, then ``end``; white space makes the length.
+    below = b"[" * (sys.getrecursionlimit() // 2)
+    pairs, rest = divmod(size - len(below) - 2 - len(end), 3)
+    return below + b"[]" + b",[]" * pairs + b" " * rest + end
+
+
 def _closed_then_too_deep(size: int) -> bytes:
-    # Arrays open 40 levels short of the decoder's limit, then closed arrays ``[],[],...``, then
-    # nesting too deep: every stretch of the data opens enough brackets to reach the limit, and
-    # closes them again. White space makes the length.
-    below, deep = b"[" * (sys.getrecursionlimit() - 40), b"[" * 100
-    pairs, rest = divmod(size - len(below) - len(deep), 3)
-    return below + b"[]," * pairs + b" " * rest + deep
+    # Every stretch of the data opens enough brackets to reach the limit, and closes them
+    # again, until the end nests too deep.
+    return _closed_arrays(size, b"," + b"[" * sys.getrecursionlimit())
+
+
+def _closed_then_closed(size: int) -> bytes:
+    # The same arrays closed at the end: valid, projected.
+    return _closed_arrays(size, b"]" * (sys.getrecursionlimit() // 2))
 
 
 @dataclass(frozen=True)
@@ -745,9 +755,9 @@ _FAMILIES = (
         "tickets, then nesting too deep", _deep_after_tickets, _ticket_array, lambda data: None
     ),
     _Family(
-        "closed arrays short of the limit, then nesting too deep",
+        "closed arrays half the limit deep, then nesting too deep",
         _closed_then_too_deep,
-        _ticket_array,
+        _closed_then_closed,
         lambda data: None,
     ),
     _Family("array of tickets cut short", _cut_tickets, _ticket_array, len),
@@ -886,9 +896,9 @@ def hostile_input(settings: Settings, progress: Progress) -> Workload:
         f"space (before, between, after); an invalid byte in every ticket's kept accessToken; "
         f"an invalid byte every other byte of skipped values and one kept in the last ticket; "
         f"arrays nested n/2 deep; tickets, then arrays and objects nested n/8 bytes deep "
-        f"(against the tickets whole); arrays open 40 levels short of the decoder's limit, "
-        f"then closed arrays `[],[],...`, then nesting too deep (against tickets whole); the "
-        f"array of tickets cut short (against it whole). "
+        f"(against the tickets whole); arrays open half the decoder's limit deep, then "
+        f"closed arrays `[],[],...`, then nesting too deep (against the same arrays, "
+        f"closed at the end: projected); the array of tickets cut short (against it whole). "
         f"Last, `projection.parse` refusing an expression of n = "
         f"{length:,} characters (and 2n) whose canonical form passes the limits (names and "
         f"as many `-*/x` exclusions) against parsing a plain name list of the same length. "

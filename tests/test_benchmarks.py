@@ -83,7 +83,7 @@ def test_hostile_inputs_are_timed_against_friendly_ones_of_the_same_size(tmp_pat
         "invalid UTF-8 dense, kept once at the end",
         "nesting too deep",
         "tickets, then nesting too deep",
-        "closed arrays short of the limit, then nesting too deep",
+        "closed arrays half the limit deep, then nesting too deep",
         "array of tickets cut short",
         "canonical blow-up refused",
     ]
