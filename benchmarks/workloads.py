@@ -722,6 +722,20 @@ def _closed_then_closed(size: int) -> bytes:
     return _closed_arrays(size, b"]" * (sys.getrecursionlimit() // 2))
 
 
+def _small_arrays(size: int) -> bytes:
+    # Arrays of two numbers, as many as fit: nothing to project in them (rule 7), only brackets,
+    # commas and numbers to copy.
+    pairs, rest = divmod(size - 7, 6)
+    return b"[" + b"[1,2]," * pairs + b"[1,2]" + b" " * rest + b"]"
+
+
+def _numbers_and_objects_deep(size: int) -> bytes:
+    # A number and an empty object, side by side, over and over, in arrays 8 deep: each object
+    # is projected, each number copied.
+    pairs, rest = divmod(size - 17, 5)
+    return b"[" * 8 + b"1,{}," * pairs + b"1" + b" " * rest + b"]" * 8
+
+
 @dataclass(frozen=True)
 class _Family:
     """A family of hostile JSON: its input of a size, its friendly counterpart, and where the
@@ -761,6 +775,13 @@ _FAMILIES = (
         lambda data: None,
     ),
     _Family("array of tickets cut short", _cut_tickets, _ticket_array, len),
+    _Family("arrays of two numbers", _small_arrays, _ticket_array, None),
+    _Family(
+        "a number and an object, side by side, arrays 8 deep",
+        _numbers_and_objects_deep,
+        _ticket_array,
+        None,
+    ),
 )
 
 
@@ -898,7 +919,8 @@ def hostile_input(settings: Settings, progress: Progress) -> Workload:
         f"arrays nested n/2 deep; tickets, then arrays and objects nested n/8 bytes deep "
         f"(against the tickets whole); arrays open half the decoder's limit deep, then "
         f"closed arrays `[],[],...`, then nesting too deep (against the same arrays, "
-        f"closed at the end: projected); the array of tickets cut short (against it whole). "
+        f"closed at the end: projected); the array of tickets cut short (against it whole); "
+        f"arrays of two numbers `[[1,2],[1,2],...]`; `1,{{}}` over and over in arrays 8 deep. "
         f"Last, `projection.parse` refusing an expression of n = "
         f"{length:,} characters (and 2n) whose canonical form passes the limits (names and "
         f"as many `-*/x` exclusions) against parsing a plain name list of the same length. "

@@ -10,6 +10,8 @@ applier's on the decoded document, and is valid UTF-8; invalid JSON raises ``Pay
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
 from collections.abc import Callable, Iterable
 from itertools import count
@@ -63,6 +65,15 @@ _VALUE: Final = msgspec.json.Decoder(Raw)
 _BYTES_LIKE: Final = (bytes, bytearray, memoryview)
 _OPEN_OBJECT: Final = ord("{")
 _OPEN_ARRAY: Final = ord("[")
+_OPEN_OBJECT_BYTES: Final = b"{"
+_ARRAYS: Final = msgspec.json.Decoder(list[list[Raw]])
+_FIRST: Final = operator.itemgetter(0)
+# The values of an array that are objects, and arrays, by the first bytes of all of them.
+_OPEN_OBJECT_AT: Final = re.compile(rb"\{")
+_OPEN_ARRAY_AT: Final = re.compile(rb"\[")
+# Arrays nested deeper than this in an array holding objects are cut at their objects in one
+# pass rather than decoded a level at a time: decoding them costs the size times this at most.
+_LEVELS: Final = 4
 _CONTAINERS: Final = frozenset((_OPEN_OBJECT, _OPEN_ARRAY))
 _BYTE_OFFSET: Final = re.compile(r"\(byte (\d+)\)")
 _CUT_SHORT: Final = "truncated"  # in msgspec's message for data that ends too early
@@ -438,25 +449,89 @@ class Compiled:
 
     def _array(self, mask: Node, scope: Scope | None, data: bytes | Raw) -> Projected:
         """An array projected the generic way (``_generic`` past its check)."""
-        if self._typed_node(mask, scope) is None:
-            # Bulk input is an array of objects: one msgspec call decodes them all.
+        return Raw(self._joined(mask, scope, bytes(data)))
+
+    def _joined(self, mask: Node, scope: Scope | None, text: bytes) -> bytes:
+        """The array ``text`` projected and encoded: each object in it, however deep in nested
+        arrays, projected; every other value as it is (rule 7); brackets and commas compact.
+
+        An array with no object in it is only made compact, by msgspec, at the speed of memory;
+        any other is decoded a level at a time (``_levels``). A Python call per value cost a
+        second for an array of a million numbers.
+        """
+        if _OPEN_OBJECT_BYTES not in text:
+            return _compact(text)
+        (joined,) = self._levels(mask, scope, [text], 0)
+        return joined
+
+    def _levels(
+        self, mask: Node, scope: Scope | None, arrays: list[bytes], level: int
+    ) -> list[bytes]:
+        """The ``arrays``, all at one level of nesting, each projected and encoded as
+        ``_joined`` does: their values decoded together, as ``Raw``, in one msgspec call; their
+        objects projected together; the arrays among their values, the next level, the same
+        way. A Python step for each array, none for each value. Past ``_LEVELS`` levels, where
+        decoding each level again would cost the size times the depth, each array is cut at
+        its objects in one pass instead (``join_array``)."""
+        if len(arrays) == 1:  # the top, or one array in the one before: objects only, maybe
             try:
-                documents = _OBJECTS.decode(data)
+                return [self._encode(self._objects(mask, scope, arrays[0]))]
             except msgspec.ValidationError:
                 pass
+        together = b"[%b]" % b",".join(arrays)
+        if level == _LEVELS:
+            _VALUE.decode(together)  # ``join_array`` reads valid JSON
+            side_by_side = functools.partial(self._side_by_side, mask, scope)
+            return [join_array(array, side_by_side) for array in arrays]
+        decoded = _ARRAYS.decode(together)
+        ends = list(itertools.accumulate(map(len, decoded)))
+        values = list(map(bytes, itertools.chain.from_iterable(decoded)))
+        firsts = bytes(map(_FIRST, values))
+        if firsts.count(_OPEN_OBJECT_BYTES) == len(firsts):  # objects only: each array encoded
+            every = self._objects(mask, scope, b"[%b]" % b",".join(values))
+            return [
+                self._encode(every[end - len(array) : end])
+                for end, array in zip(ends, decoded, strict=True)
+            ]
+        objects = [match.start() for match in _OPEN_OBJECT_AT.finditer(firsts)]
+        if objects:
+            found = b",".join([values[number] for number in objects])
+            projected = map(self._encode, self._objects(mask, scope, b"[%b]" % found))
+            for number, value in zip(objects, projected, strict=True):
+                values[number] = value
+        holding = []  # the arrays among the values that hold objects: the next level
+        for match in _OPEN_ARRAY_AT.finditer(firsts):
+            number = match.start()
+            if _OPEN_OBJECT_BYTES in values[number]:
+                holding.append(number)
             else:
-                return [self._rebuild(mask, scope, document) for document in documents]
-        # Arrays nested in arrays, or other values beside objects: each value on its own, in one
-        # pass over the validated input, however deep the arrays nest.
-        _VALUE.decode(data)
-        return Raw(join_array(data, functools.partial(self._element, mask, scope)))
+                values[number] = _compact(values[number])
+        if holding:
+            deeper = self._levels(mask, scope, [values[n] for n in holding], level + 1)
+            for number, value in zip(holding, deeper, strict=True):
+                values[number] = value
+        return [
+            b"[%b]" % b",".join(values[end - len(array) : end])
+            for end, array in zip(ends, decoded, strict=True)
+        ]
 
-    def _element(self, mask: Node, scope: Scope | None, raw: Raw) -> bytes:
-        """A value of an array projected and encoded: an object through ``_value``, any other
-        value as it is (rule 7)."""
-        if memoryview(raw)[0] == _OPEN_OBJECT:
-            return self._encode(self._value(mask, scope, raw))
-        return bytes(raw)
+    def _side_by_side(self, mask: Node, scope: Scope | None, objects: bytes) -> bytes:
+        """Objects side by side in an array (``{...}, {...}``), projected and encoded as they
+        stand there: commas between them, no brackets around."""
+        return self._encode(self._objects(mask, scope, b"[%b]" % objects))[1:-1]
+
+    def _objects(self, mask: Node, scope: Scope | None, text: bytes) -> list[Projected]:
+        """The array of objects ``text``, each projected, in as few msgspec calls as can be; a
+        ``ValidationError`` if it holds any other value."""
+        typed = self._typed_node(mask, scope)
+        if typed is not None:
+            try:
+                decoded = typed.decoder.decode(text)
+            except msgspec.ValidationError:
+                pass  # a shape the Structs do not take: the generic way, for all
+            else:
+                return decoded if typed.finish is None else typed.finish(decoded)  # type: ignore[no-any-return]
+        return [self._rebuild(mask, scope, document) for document in _OBJECTS.decode(text)]
 
     def _rebuild(
         self, mask: Node, scope: Scope | None, document: dict[str, Raw]
@@ -561,6 +636,13 @@ def _despite_invalid_utf8(function: Callable[[bytes], bytes], data: bytes) -> by
     if kept_invalid_utf8(data, function) is not None:
         raise _invalid_utf8_error(data, function)
     return output
+
+
+def _compact(text: bytes) -> bytes:
+    """The JSON ``text`` without white space between its tokens, each token's bytes as they are
+    (a number's spelling, a string's escapes); a ``DecodeError`` where it is not JSON."""
+    compact: bytes = msgspec.json.format(text, indent=-1)
+    return compact
 
 
 def _validated(data: bytes) -> bytes:

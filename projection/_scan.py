@@ -478,9 +478,6 @@ def _opening_in(
     return None, top
 
 
-_BRACKET_OR_STRING: Final = re.compile(rb'(?P<string>"(?:[^"\\]++|\\.)*+"?)|[\[\]{},]')
-
-
 # -- UTF-8 ------------------------------------------------------------------------------------
 
 
@@ -706,65 +703,76 @@ def questioned(data: Buffer) -> bytes:
 
 # -- arrays -----------------------------------------------------------------------------------
 
-# What stands between two values of nested arrays: brackets, commas and white space.
-_SKELETON: Final = re.compile(rb"[\[\],\x20\t\r\n]*+")
-# A value that is no object and no array: a string, or a number or literal (validated before).
-_SCALAR: Final = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[^\[\]{},\x20\t\r\n]++')
+# In JSON text: a string, skipped whole so that nothing in one is taken for an object; an object
+# that nests objects at most three deep.
+_STRING: Final = rb'"(?:[^"\\]++|\\.)*+"'
+
+
+def _object_pattern(levels: int) -> bytes:
+    """A regular expression for an object that nests objects at most ``levels`` deep."""
+    inner = b"" if levels == 1 else b"|" + _object_pattern(levels - 1)
+    return rb'\{(?:[^"{}]++|' + _STRING + inner + rb")*+\}"
+
+
+# A string, or objects side by side in an array (commas and white space between them).
+_OBJECT: Final = _object_pattern(3)
+_STRING_OR_OBJECTS: Final = re.compile(
+    rb"(" + _STRING + rb")|(" + _OBJECT + rb"(?:[\x20\t\r\n,]*+" + _OBJECT + rb")*+)"
+)
+# In ``_unescaped`` text, where every quote opens or closes a string: all up to the next object
+# outside strings, and from one brace outside strings to the next.
+_UP_TO_AN_OBJECT: Final = re.compile(rb'(?:[^"{]++|"[^"]*+")*+')
+_TO_THE_NEXT_BRACE: Final = re.compile(rb'(?:[^"{}]++|"[^"]*+")*+[{}]')
 _BYTE_OFFSET: Final = re.compile(rb"\(byte (\d+)\)")
 
 
-def join_array(data: Buffer, element: Callable[[msgspec.Raw], bytes]) -> bytes:
-    """The JSON array ``data``, at any nesting, with ``element`` applied to every value in it.
+def join_array(data: Buffer, objects: Callable[[bytes], bytes]) -> bytes:
+    """The JSON array ``data``, at any nesting, its objects replaced: ``objects`` is given the
+    objects (not those inside another) a run at a time, as they stand side by side in an array
+    (``{...}, {...}``), and gives what stands for the run there.
 
-    ``data`` must be valid JSON (the caller decoded it once). The brackets and commas of the
-    nested arrays are copied without white space, each other value is replaced by what
-    ``element`` gives for it (its own bytes, encoded). One pass: decoding each nested array
-    again as a whole would cost the size times the depth.
+    ``data`` must be valid JSON (the caller decoded it once). What lies between the objects
+    (brackets, commas, numbers, strings, literals) is copied as it is, less the white space
+    between its tokens. One pass of a regular expression cuts the data at its strings and its
+    runs of objects; the Python that follows takes a few steps for each, and none for a number,
+    a literal or a bracket. A Python step for every value cost a second for a million numbers,
+    and decoding each nested array again would cost the size times the depth. Where objects
+    nest objects more than three deep, they are found brace by brace (``_joined_by_walk``).
     """
-    view = memoryview(data)
-    pieces: list[bytes] = []
+    text = bytes(data)
+    parts = _STRING_OR_OBJECTS.split(text)
+    if b"{" in b"".join(parts[0::3]):  # an object too deep for the expression to take whole
+        return _joined_by_walk(text, objects)
+    return _joined(parts, objects)
+
+
+def _joined(parts: list[bytes | None], objects: Callable[[bytes], bytes]) -> bytes:
+    """Text cut by ``_STRING_OR_OBJECTS.split`` joined again: its runs of objects replaced by
+    ``objects``, its strings as they are, and no white space in what stands between them."""
+    between, strings, found = parts[0::3], parts[1::3], parts[2::3]
+    for number, run in enumerate(found):
+        if run is not None:
+            strings[number] = objects(run)
+    compact = [part.translate(None, JSON_WHITE_SPACE) for part in between]  # type: ignore[union-attr]
+    pairs = zip(compact[:-1], strings, strict=True)
+    return b"".join(itertools.chain(*pairs, compact[-1:]))  # type: ignore[arg-type]
+
+
+def _joined_by_walk(text: bytes, objects: Callable[[bytes], bytes]) -> bytes:
+    """``join_array`` for data whose objects are found brace by brace: from one object to the
+    next at the speed of a regular expression, inside an object from one brace to the next."""
+    unescaped = _unescaped(text)
+    pieces = []
     pos = 0
-    size = len(view)
     while True:
-        skeleton = _SKELETON.match(view, pos)
-        assert skeleton is not None  # always matches, possibly nothing
-        pieces.append(skeleton.group().translate(None, JSON_WHITE_SPACE))
-        pos = skeleton.end()
-        if pos >= size:
+        start = _UP_TO_AN_OBJECT.match(unescaped, pos).end()  # type: ignore[union-attr]
+        pieces.append(_joined(_STRING_OR_OBJECTS.split(text[pos:start]), objects))
+        if start == len(text):
             return b"".join(pieces)
-        if view[pos] == 0x7B:  # {
-            end = _object_end(view, pos)
-        else:
-            scalar = _SCALAR.match(view, pos)
-            assert scalar is not None  # the data was validated
-            end = scalar.end()
-        pieces.append(element(msgspec.Raw(view[pos:end])))
-        pos = end
-
-
-def _object_end(view: memoryview, start: int) -> int:
-    """Where the object at ``start`` of valid JSON ends (white space after it included)."""
-    try:
-        _VALUE.decode(view[start:])
-    except msgspec.DecodeError as error:
-        # Something follows the object: the decoder stops there and says where, counting that
-        # byte or the one after it (either way, the byte before is white space or the object's).
-        found = _BYTE_OFFSET.search(str(error).encode())
-        if found is None:
-            return _object_end_by_scan(view, start)
-        end = start + int(found.group(1))
-        return end - 1 if view[end - 1] in b",]" else end
-    return len(view)
-
-
-def _object_end_by_scan(view: memoryview, start: int) -> int:
-    """The same as ``_object_end``, by counting braces outside strings."""
-    depth = 0
-    for match in _BRACKET_OR_STRING.finditer(view, start):
-        token = view[match.start()]
-        if match.lastgroup is not None or token == 0x2C:  # a string, a comma
-            continue
-        depth += 1 if token in b"[{" else -1
-        if depth == 0:
-            return match.end()
-    return len(view)
+        pos, depth = start, 0
+        while True:
+            pos = _TO_THE_NEXT_BRACE.match(unescaped, pos).end()  # type: ignore[union-attr]
+            depth += 1 if unescaped[pos - 1] == 0x7B else -1  # {
+            if depth == 0:
+                break
+        pieces.append(objects(text[start:pos]))

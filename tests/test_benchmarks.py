@@ -85,6 +85,8 @@ def test_hostile_inputs_are_timed_against_friendly_ones_of_the_same_size(tmp_pat
         "tickets, then nesting too deep",
         "closed arrays half the limit deep, then nesting too deep",
         "array of tickets cut short",
+        "arrays of two numbers",
+        "a number and an object, side by side, arrays 8 deep",
         "canonical blow-up refused",
     ]
     names = ["hostile (n)", "friendly (n)", "hostile (2n)", "friendly (2n)"]

@@ -331,6 +331,77 @@ def test_mixed_deep_nesting_gives_the_reference_result_compact(
         assert output == wanted
 
 
+# Values of arrays nested in arrays, by the hundred thousand in a body sent on purpose: numbers
+# spelt every way, literals, strings holding escapes, white space and brackets, small objects
+# with white space inside. Written as bytes, so that each keeps its spelling.
+_SCALARS_AS_WRITTEN = st.sampled_from(
+    [
+        b"0",
+        b"-0",
+        b"1.0e+2",
+        b"1E5",
+        b"true",
+        b"null",
+        b'"a b"',
+        b'"\\u00e9\\n"',
+        b'"{"',
+        b'"x\\"]"',
+    ]
+)
+_OBJECTS_AS_WRITTEN = st.sampled_from(
+    [b"{}", b'{"a":1,"b":[2, 3]}', b'{ "b" : { "a" : [ 1 ] } }', b'{"a":{"b":" x "}, "c": [{}]}']
+)
+# A value as a tree: its bytes (a scalar or an object) or a list of trees.
+_TREES: st.SearchStrategy[Any] = st.recursive(
+    _SCALARS_AS_WRITTEN | _OBJECTS_AS_WRITTEN,
+    lambda children: st.lists(children, max_size=5),
+    max_leaves=40,
+)
+
+
+def _written(tree: Any, gap: bytes, value: Callable[[bytes], bytes]) -> bytes:
+    """``tree`` as JSON text, ``gap`` around every bracket and comma, ``value`` applied to each
+    scalar and object."""
+    if isinstance(tree, bytes):
+        return value(tree)
+    inner = (gap + b"," + gap).join(_written(child, gap, value) for child in tree)
+    return b"[" + gap + inner + gap + b"]"
+
+
+@given(_TREES.map(lambda tree: [tree]), st.integers(0, 24), _GAPS, st.sampled_from(EXPRESSIONS))
+def test_arrays_of_values_keep_each_value_and_project_each_object(
+    tree: list[Any], chain: int, gap: bytes, text: str
+) -> None:
+    """However many values and however deep (a chain of arrays around them, past the levels
+    decoded one at a time), each object is projected as it is alone, every other value kept
+    byte for byte, the brackets and commas written compact, in every path."""
+    for _ in range(chain):
+        tree = [tree]
+    data = _written(tree, gap, lambda value: value)
+    parsed = projection.parse(text)
+    if not str(parsed):  # the projection that keeps everything
+        assert parsed.project(data) == generic(parsed, data) == data
+        return
+    # Objects alone are projected by the short path; what stands around them here is joined.
+    wanted = _written(
+        tree, b"", lambda value: parsed.project(value) if value[:1] == b"{" else value
+    )
+    assert parsed.project(data) == generic(parsed, data) == wanted
+    assert internals.project_compiled(parsed, data) == wanted
+    assert orjson.loads(wanted) == reference(parsed, orjson.loads(data))
+
+
+def test_a_million_numbers_are_made_compact_without_a_call_per_number() -> None:
+    """An array with no object in it has nothing to project (rule 7): msgspec makes it compact,
+    however many values and however deep, where a walk made a Python call per value."""
+    data = b"[" + b'[1, 2.5e0, "x y"], ' * 100_000 + b"[[[]]]]"
+    parsed = projection.parse("a(b)")
+    with unittest.mock.patch("projection._compile.join_array", side_effect=AssertionError):
+        output = parsed.project(data)
+        assert output == data.translate(None, b" ").replace(b"xy", b"x y")
+        assert generic(parsed, data) == output
+
+
 @pytest.mark.parametrize("depth", [1_000, 10_000, 100_000])
 @pytest.mark.parametrize(
     "shape",
