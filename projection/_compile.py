@@ -73,7 +73,7 @@ _OPEN_OBJECT_AT: Final = re.compile(rb"\{")
 _OPEN_ARRAY_AT: Final = re.compile(rb"\[")
 # Arrays nested deeper than this in an array holding objects are cut at their objects in one
 # pass rather than decoded a level at a time: decoding them costs the size times this at most.
-_LEVELS: Final = 4
+_LEVELS: Final = 2
 _CONTAINERS: Final = frozenset((_OPEN_OBJECT, _OPEN_ARRAY))
 _BYTE_OFFSET: Final = re.compile(r"\(byte (\d+)\)")
 _CUT_SHORT: Final = "truncated"  # in msgspec's message for data that ends too early
@@ -472,7 +472,7 @@ class Compiled:
         objects projected together; the arrays among their values, the next level, the same
         way. A Python step for each array, none for each value. Past ``_LEVELS`` levels, where
         decoding each level again would cost the size times the depth, each array is cut at
-        its objects in one pass instead (``join_array``)."""
+        its strings and runs of objects in one pass instead (``join_array``)."""
         if len(arrays) == 1:  # the top, or one array in the one before: objects only, maybe
             try:
                 return [self._encode(self._objects(mask, scope, arrays[0]))]
@@ -481,18 +481,11 @@ class Compiled:
         together = b"[%b]" % b",".join(arrays)
         if level == _LEVELS:
             _VALUE.decode(together)  # ``join_array`` reads valid JSON
-            side_by_side = functools.partial(self._side_by_side, mask, scope)
-            return [join_array(array, side_by_side) for array in arrays]
+            project = functools.partial(self._objects, mask, scope)
+            return [join_array(array, project, self._encode) for array in arrays]
         decoded = _ARRAYS.decode(together)
-        ends = list(itertools.accumulate(map(len, decoded)))
         values = list(map(bytes, itertools.chain.from_iterable(decoded)))
         firsts = bytes(map(_FIRST, values))
-        if firsts.count(_OPEN_OBJECT_BYTES) == len(firsts):  # objects only: each array encoded
-            every = self._objects(mask, scope, b"[%b]" % b",".join(values))
-            return [
-                self._encode(every[end - len(array) : end])
-                for end, array in zip(ends, decoded, strict=True)
-            ]
         objects = [match.start() for match in _OPEN_OBJECT_AT.finditer(firsts)]
         if objects:
             found = b",".join([values[number] for number in objects])
@@ -510,15 +503,11 @@ class Compiled:
             deeper = self._levels(mask, scope, [values[n] for n in holding], level + 1)
             for number, value in zip(holding, deeper, strict=True):
                 values[number] = value
+        ends = itertools.accumulate(map(len, decoded))
         return [
             b"[%b]" % b",".join(values[end - len(array) : end])
             for end, array in zip(ends, decoded, strict=True)
         ]
-
-    def _side_by_side(self, mask: Node, scope: Scope | None, objects: bytes) -> bytes:
-        """Objects side by side in an array (``{...}, {...}``), projected and encoded as they
-        stand there: commas between them, no brackets around."""
-        return self._encode(self._objects(mask, scope, b"[%b]" % objects))[1:-1]
 
     def _objects(self, mask: Node, scope: Scope | None, text: bytes) -> list[Projected]:
         """The array of objects ``text``, each projected, in as few msgspec calls as can be; a

@@ -14,7 +14,7 @@ import itertools
 import re
 import threading
 from collections.abc import Callable, Generator
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import msgspec
 
@@ -703,76 +703,162 @@ def questioned(data: Buffer) -> bytes:
 
 # -- arrays -----------------------------------------------------------------------------------
 
-# In JSON text: a string, skipped whole so that nothing in one is taken for an object; an object
-# that nests objects at most three deep.
+# Strings in JSON text, and in ``_unescaped`` text, where every quote opens or closes one.
 _STRING: Final = rb'"(?:[^"\\]++|\\.)*+"'
+_UNESCAPED_STRING: Final = rb'"[^"]*+"'
 
 
-def _object_pattern(levels: int) -> bytes:
-    """A regular expression for an object that nests objects at most ``levels`` deep."""
-    inner = b"" if levels == 1 else b"|" + _object_pattern(levels - 1)
-    return rb'\{(?:[^"{}]++|' + _STRING + inner + rb")*+\}"
+def _object_pattern(levels: int, string: bytes) -> bytes:
+    """A regular expression for an object that nests objects at most ``levels`` deep, its
+    strings matched by ``string``, skipped whole so that nothing in one is taken for a brace."""
+    inner = b"" if levels == 1 else b"|" + _object_pattern(levels - 1, string)
+    return rb'\{(?:[^"{}]++|' + string + inner + rb")*+\}"
 
 
-# A string, or objects side by side in an array (commas and white space between them).
-_OBJECT: Final = _object_pattern(3)
-_STRING_OR_OBJECTS: Final = re.compile(
-    rb"(" + _STRING + rb")|(" + _OBJECT + rb"(?:[\x20\t\r\n,]*+" + _OBJECT + rb")*+)"
+# In JSON text: strings; objects side by side in an array, each nesting objects at most three
+# deep, commas and white space between them; commas and white space.
+_STRINGS: Final = re.compile(rb"(" + _STRING + rb")")
+_OBJECT: Final = re.compile(_object_pattern(3, _STRING))
+_OBJECTS: Final = re.compile(_OBJECT.pattern + rb"(?:[\x20\t\r\n,]*+" + _OBJECT.pattern + rb")*+")
+_STRING_OR_OBJECTS: Final = re.compile(rb"(" + _STRING + rb")|(" + _OBJECTS.pattern + rb")")
+_SEPARATOR_BYTES: Final = b"\x20\t\r\n,"
+_SEPARATORS: Final = re.compile(rb"[\x20\t\r\n,]*+")
+# What stands for a run of objects, and for a string, while the rest is made compact: bytes no
+# valid JSON text holds, in a string or out of one (control characters in strings are escaped).
+_A_RUN: Final = b"\x00"
+_A_STRING: Final = b"\x01"
+# In ``_unescaped`` text: all up to the next object outside strings; inside an object, all up to
+# the next brace that is not an object's nesting at most three deep.
+_UP_TO_AN_OBJECT: Final = re.compile(rb'(?:[^"{]++|' + _UNESCAPED_STRING + rb")*+")
+_TO_A_BRACE: Final = re.compile(
+    rb'(?:[^"{}]++|'
+    + _UNESCAPED_STRING
+    + rb"|"
+    + _object_pattern(3, _UNESCAPED_STRING)
+    + rb")*+[{}]"
 )
-# In ``_unescaped`` text, where every quote opens or closes a string: all up to the next object
-# outside strings, and from one brace outside strings to the next.
-_UP_TO_AN_OBJECT: Final = re.compile(rb'(?:[^"{]++|"[^"]*+")*+')
-_TO_THE_NEXT_BRACE: Final = re.compile(rb'(?:[^"{}]++|"[^"]*+")*+[{}]')
 _BYTE_OFFSET: Final = re.compile(rb"\(byte (\d+)\)")
 
 
-def join_array(data: Buffer, objects: Callable[[bytes], bytes]) -> bytes:
-    """The JSON array ``data``, at any nesting, its objects replaced: ``objects`` is given the
-    objects (not those inside another) a run at a time, as they stand side by side in an array
-    (``{...}, {...}``), and gives what stands for the run there.
+def join_array(
+    data: Buffer,
+    project: Callable[[bytes], list[Any]],
+    encode: Callable[[list[Any]], bytes],
+) -> bytes:
+    """The JSON array ``data``, at any nesting, its objects projected and encoded: ``project``
+    is given a JSON array of all its objects (not those inside another), in order, and gives
+    a list of them projected; ``encode`` gives a JSON array of such a list.
 
     ``data`` must be valid JSON (the caller decoded it once). What lies between the objects
     (brackets, commas, numbers, strings, literals) is copied as it is, less the white space
-    between its tokens. One pass of a regular expression cuts the data at its strings and its
-    runs of objects; the Python that follows takes a few steps for each, and none for a number,
-    a literal or a bracket. A Python step for every value cost a second for a million numbers,
-    and decoding each nested array again would cost the size times the depth. Where objects
-    nest objects more than three deep, they are found brace by brace (``_joined_by_walk``).
+    between its tokens. A regular expression cuts the data at its strings and its runs of
+    objects side by side in one pass; the rest, with a mark for each, is made compact at once,
+    and then filled with them: Python takes a step for each string and each run, and none for
+    a number, a literal or a bracket. A Python call for every value cost a second for a
+    million numbers, and decoding each nested array again would cost the size times the
+    depth. Objects that nest others more than three deep are found one by one
+    (``_marked_by_walk``).
     """
     text = bytes(data)
-    parts = _STRING_OR_OBJECTS.split(text)
-    if b"{" in b"".join(parts[0::3]):  # an object too deep for the expression to take whole
-        return _joined_by_walk(text, objects)
-    return _joined(parts, objects)
-
-
-def _joined(parts: list[bytes | None], objects: Callable[[bytes], bytes]) -> bytes:
-    """Text cut by ``_STRING_OR_OBJECTS.split`` joined again: its runs of objects replaced by
-    ``objects``, its strings as they are, and no white space in what stands between them."""
-    between, strings, found = parts[0::3], parts[1::3], parts[2::3]
-    for number, run in enumerate(found):
-        if run is not None:
-            strings[number] = objects(run)
-    compact = [part.translate(None, JSON_WHITE_SPACE) for part in between]  # type: ignore[union-attr]
-    pairs = zip(compact[:-1], strings, strict=True)
-    return b"".join(itertools.chain(*pairs, compact[-1:]))  # type: ignore[arg-type]
-
-
-def _joined_by_walk(text: bytes, objects: Callable[[bytes], bytes]) -> bytes:
-    """``join_array`` for data whose objects are found brace by brace: from one object to the
-    next at the speed of a regular expression, inside an object from one brace to the next."""
     unescaped = _unescaped(text)
-    pieces = []
+    first = _UP_TO_AN_OBJECT.match(unescaped).end()  # type: ignore[union-attr]
+    parts = None
+    if _OBJECT.match(text, first, first + _SMALL) is not None:  # a small object first
+        parts = _STRING_OR_OBJECTS.split(text)  # between, a string or None, a run or None, ...
+    if parts is None or b"{" in b"".join(parts[0::3]):  # objects nesting others deeper
+        skeleton, strings, runs, counts = _marked_by_walk(text, unescaped)
+    else:
+        between = parts[0::3]
+        strings, runs = list(filter(None, parts[1::3])), list(filter(None, parts[2::3]))
+        marks = [_A_RUN if string is None else _A_STRING for string in parts[1::3]]
+        skeleton = b"".join(_interleaved(between, marks))
+        counts = _counted(runs)
+    skeleton = skeleton.translate(None, JSON_WHITE_SPACE)
+    if runs:
+        projected = project(b"[%b]" % b",".join(runs))
+        ends = itertools.accumulate(counts)
+        encoded = [
+            encode(projected[end - count : end])[1:-1]  # no brackets: the run's own
+            for end, count in zip(ends, counts, strict=True)
+        ]
+        skeleton = _filled(skeleton, _A_RUN, encoded)
+    return _filled(skeleton, _A_STRING, strings)
+
+
+def _counted(runs: list[bytes]) -> list[int]:
+    """How many objects each run holds (``_OBJECTS``): each object made one byte, at once."""
+    marked = _OBJECT.sub(b"o", _A_RUN.join(runs)).translate(None, _SEPARATOR_BYTES)
+    return list(map(len, marked.split(_A_RUN)))
+
+
+def _marked_by_walk(
+    text: bytes, unescaped: bytes
+) -> tuple[bytes, list[bytes], list[bytes], list[int]]:
+    """``text`` (JSON) with a mark for each string and each run of objects outside objects,
+    its strings, its runs and how many objects each holds: from one run to the next at the
+    speed of regular expressions, and an object that nests others more than three deep, a run
+    of its own, read by the decoder. ``unescaped``: ``_unescaped(text)``."""
+    skeleton: list[bytes] = []
+    strings: list[bytes] = []
+    runs: list[bytes] = []
+    counts: list[int] = []
     pos = 0
     while True:
         start = _UP_TO_AN_OBJECT.match(unescaped, pos).end()  # type: ignore[union-attr]
-        pieces.append(_joined(_STRING_OR_OBJECTS.split(text[pos:start]), objects))
+        parts = _STRINGS.split(text[pos:start])  # outside strings, a string, outside, ...
+        strings += parts[1::2]
+        skeleton.append(_A_STRING.join(parts[0::2]))
         if start == len(text):
-            return b"".join(pieces)
-        pos, depth = start, 0
-        while True:
-            pos = _TO_THE_NEXT_BRACE.match(unescaped, pos).end()  # type: ignore[union-attr]
-            depth += 1 if unescaped[pos - 1] == 0x7B else -1  # {
-            if depth == 0:
-                break
-        pieces.append(objects(text[start:pos]))
+            return b"".join(skeleton), strings, runs, counts
+        side_by_side = _OBJECTS.match(text, start, start + _SMALL)
+        if side_by_side is not None:
+            pos = side_by_side.end()
+            counts += _counted([text[start:pos]])
+        else:
+            pos = _object_end(text, unescaped, start)
+            counts.append(1)
+        runs.append(text[start:pos])
+        skeleton.append(_A_RUN)
+
+
+def _filled(text: bytes, mark: bytes, values: list[bytes]) -> bytes:
+    """``text`` with each ``mark`` in it replaced by the next of ``values``."""
+    return b"".join(_interleaved(text.split(mark), values))
+
+
+def _interleaved(outer: list[Any], inner: list[Any]) -> list[Any]:
+    """``outer[0], inner[0], outer[1], ..., outer[-1]``: one more of ``outer`` than of
+    ``inner``. Put in place by slices, without a Python step for each."""
+    if len(outer) != len(inner) + 1:
+        raise ValueError("one more outer value than inner ones")
+    every: list[Any] = [None] * (len(outer) + len(inner))
+    every[0::2] = outer
+    every[1::2] = inner
+    return every
+
+
+def _object_end(text: bytes, unescaped: bytes, start: int) -> int:
+    """Where the object at ``start`` ends, read by the decoder at the speed of memory."""
+    try:
+        _VALUE.decode(memoryview(text)[start:])
+    except msgspec.DecodeError as error:
+        # Something follows the object: the decoder says where, counting that byte or the one
+        # after it (the byte before is then white space, a comma or a bracket, or the object's).
+        found = _BYTE_OFFSET.search(str(error).encode())
+        if found is not None:
+            end = start + int(found.group(1))
+            return end if text[end - 1] == 0x7D else end - 1  # }
+    else:
+        return len(text)
+    pos, depth = start, 0  # words that may change: brace by brace
+    while True:
+        pos = _TO_A_BRACE.match(unescaped, pos).end()  # type: ignore[union-attr]
+        depth += 1 if unescaped[pos - 1] == 0x7B else -1  # {
+        if depth == 0:
+            return pos
+
+
+# Large enough for a run of a few small objects, small enough that a large object is read by the
+# decoder and not by a regular expression, which reads several times slower: how far the walk
+# looks for objects side by side.
+_SMALL: Final = 1 << 9

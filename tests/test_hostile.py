@@ -349,7 +349,16 @@ _SCALARS_AS_WRITTEN = st.sampled_from(
     ]
 )
 _OBJECTS_AS_WRITTEN = st.sampled_from(
-    [b"{}", b'{"a":1,"b":[2, 3]}', b'{ "b" : { "a" : [ 1 ] } }', b'{"a":{"b":" x "}, "c": [{}]}']
+    [
+        b"{}",
+        b'{"a":1,"b":[2, 3]}',
+        b'{ "b" : { "a" : [ 1 ] } }',
+        b'{"a":{"b":" x "}, "c": [{}]}',
+        # Objects nesting others five deep, and longer than a run is looked for: each is read
+        # on its own.
+        b'{"a":{"b":{"c":{"d":[1, {"e": "}"}]}}}, "b": 2}',
+        b'{"b": "' + b'x\\" ' * 150 + b'", "a": {"b": 1}}',
+    ]
 )
 # A value as a tree: its bytes (a scalar or an object) or a list of trees.
 _TREES: st.SearchStrategy[Any] = st.recursive(
