@@ -66,6 +66,7 @@ _BYTES_LIKE: Final = (bytes, bytearray, memoryview)
 _OPEN_OBJECT: Final = ord("{")
 _OPEN_ARRAY: Final = ord("[")
 _OPEN_OBJECT_BYTES: Final = b"{"
+_ELEMENTS: Final = msgspec.json.Decoder(list[Raw])
 _ARRAYS: Final = msgspec.json.Decoder(list[list[Raw]])
 _FIRST: Final = operator.itemgetter(0)
 # The values of an array that are objects, and arrays, by the first bytes of all of them.
@@ -73,6 +74,7 @@ _OPEN_OBJECT_AT: Final = re.compile(rb"\{")
 _OPEN_ARRAY_AT: Final = re.compile(rb"\[")
 # Arrays nested deeper than this in an array holding objects are cut at their objects in one
 # pass rather than decoded a level at a time: decoding them costs the size times this at most.
+# At least 1: the top level's decoding is what finds the data valid, as ``join_array`` needs.
 _LEVELS: Final = 2
 _CONTAINERS: Final = frozenset((_OPEN_OBJECT, _OPEN_ARRAY))
 _BYTE_OFFSET: Final = re.compile(r"\(byte (\d+)\)")
@@ -473,17 +475,22 @@ class Compiled:
         way. A Python step for each array, none for each value. Past ``_LEVELS`` levels, where
         decoding each level again would cost the size times the depth, each array is cut at
         its strings and runs of objects in one pass instead (``join_array``)."""
-        if len(arrays) == 1:  # the top, or one array in the one before: objects only, maybe
+        # One array, maybe of objects only, decoded as one: below the top, or at the top where
+        # no typed decoder just failed to decode it (``_project``, ``_container``).
+        if len(arrays) == 1 and (level or self._typed_node(mask, scope) is None):
             try:
                 return [self._encode(self._objects(mask, scope, arrays[0]))]
             except msgspec.ValidationError:
                 pass
-        together = b"[%b]" % b",".join(arrays)
-        if level == _LEVELS:
-            _VALUE.decode(together)  # ``join_array`` reads valid JSON
+        if level == _LEVELS:  # valid JSON, as ``join_array`` needs: the levels above read it
             project = functools.partial(self._objects, mask, scope)
             return [join_array(array, project, self._encode) for array in arrays]
-        decoded = _ARRAYS.decode(together)
+        # One array decoded as it is, so that a fault in it is named where it is.
+        decoded = (
+            [_ELEMENTS.decode(arrays[0])]
+            if len(arrays) == 1
+            else _ARRAYS.decode(b"[%b]" % b",".join(arrays))
+        )
         values = list(map(bytes, itertools.chain.from_iterable(decoded)))
         firsts = bytes(map(_FIRST, values))
         objects = [match.start() for match in _OPEN_OBJECT_AT.finditer(firsts)]
