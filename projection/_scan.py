@@ -133,10 +133,10 @@ def element_at(data: Buffer, pos: int) -> int | None:
     if compact is not None:
         return compact
     structure = _brackets(data, pos)
-    opened, closed = _balance(structure)
-    if opened > closed:  # the array still open at ``pos``
+    counting = _elements(structure)
+    if counting is not None:
         try:
-            return len(_ELEMENTS.decode(_elements(structure, opened - closed))) - 1
+            return len(_ELEMENTS.decode(counting)) - 1
         except (msgspec.DecodeError, RecursionError):
             pass
     for _ in range(_LEVELS):
@@ -361,11 +361,10 @@ def _depth_search(data: Buffer) -> Generator[bytes, int | None, tuple[int, int |
         return pos, last[1]
     # The structure up to where the last element before the bracket begins, its levels
     # closed: the decoder finds as many elements in it as there are up to the bracket.
-    structure = _brackets(data, pos if top is None else top)
-    opened, closed = _balance(structure)
-    if first_byte(data) != ord("[") or opened <= closed:
+    counting = _elements(_brackets(data, pos if top is None else top))
+    if first_byte(data) != ord("[") or counting is None:
         return pos, None
-    elements = yield _elements(structure, opened - closed)
+    elements = yield counting
     return pos, elements - 1 if elements else None
 
 
@@ -442,13 +441,16 @@ def _nested(structure: bytes, before: int, after: int) -> bytes:
     return b"".join((b"[" * before, brackets, b"]" * after)).replace(b"][", b"],[")
 
 
-def _elements(structure: bytes, still_open: int) -> bytes:
+def _elements(structure: bytes) -> bytes | None:
     """JSON text whose top-level array holds as many elements as the one ``structure``
-    (``_outside_strings`` of a beginning of an array) leaves ``still_open`` levels deep: its
-    brackets and commas, objects as arrays, a 0 in every place of an element (``[,[`` reads
-    ``[0,[0``), and every level left open closed. Where the data is sound up to the end of
-    ``structure``, the decoder reads it at the speed of memory."""
-    text = b"".join((structure.translate(_AS_ARRAYS), b"]" * still_open))
+    (``_outside_strings`` of a beginning of an array) has begun: its brackets and commas,
+    objects as arrays, a 0 in every place of an element (``[,[`` reads ``[0,[0``), and every
+    level left open closed; None where it leaves none open. Where the data is sound up to the
+    end of ``structure``, the decoder reads it at the speed of memory."""
+    opened, closed = _balance(structure)
+    if opened <= closed:
+        return None
+    text = b"".join((structure.translate(_AS_ARRAYS), b"]" * (opened - closed)))
     return text.replace(b"[", b"[0").replace(b",", b",0").replace(b"0[", b"[")
 
 
@@ -719,10 +721,12 @@ def _object_pattern(levels: int, string: bytes) -> bytes:
 # deep, commas and white space between them; commas and white space.
 _STRINGS: Final = re.compile(rb"(" + _STRING + rb")")
 _OBJECT: Final = re.compile(_object_pattern(3, _STRING))
-_OBJECTS: Final = re.compile(_OBJECT.pattern + rb"(?:[\x20\t\r\n,]*+" + _OBJECT.pattern + rb")*+")
+_SEPARATOR_BYTES: Final = JSON_WHITE_SPACE + b","
+_SEPARATORS: Final = re.compile(rb"[%b]*+" % re.escape(_SEPARATOR_BYTES))
+_OBJECTS: Final = re.compile(
+    _OBJECT.pattern + rb"(?:%b%b)*+" % (_SEPARATORS.pattern, _OBJECT.pattern)
+)
 _STRING_OR_OBJECTS: Final = re.compile(rb"(" + _STRING + rb")|(" + _OBJECTS.pattern + rb")")
-_SEPARATOR_BYTES: Final = b"\x20\t\r\n,"
-_SEPARATORS: Final = re.compile(rb"[\x20\t\r\n,]*+")
 # What stands for a run of objects, and for a string, while the rest is made compact: bytes no
 # valid JSON text holds, in a string or out of one (control characters in strings are escaped).
 _A_RUN: Final = b"\x00"
