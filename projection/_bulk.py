@@ -45,6 +45,10 @@ __all__ = [
 # Lines are read and sent to workers in blocks of about this many bytes: large enough that the
 # cost of a hand-off is small, small enough that a few blocks in flight use little memory.
 BLOCK_BYTES: Final = 4 << 20
+# A block's lines are decoded and encoded this many bytes at a time, so that what a group
+# decoded is still in the processor's caches when it is encoded: a 64 MiB block at once ran at
+# 480 MB/s, in groups of 1 MiB at 718 MB/s, measured.
+_GROUP_BYTES: Final = 1 << 20
 
 # Some Windows tools start UTF-8 text with this mark; JSON has no use for it, and RFC 8259 lets
 # a reader skip it.
@@ -175,7 +179,9 @@ class Block(NamedTuple):
 
     output: bytes | bytearray | memoryview
     size: int  # bytes of input
-    breaks: int  # line breaks in the input, to number the lines of the blocks after it
+    # Line breaks in the input, to number the lines of the blocks after it; a block stopped at
+    # an invalid line counts none past the group that holds it: its error ends the run.
+    breaks: int
     rejected: list[tuple[int, PayloadError]]  # with the 1-based line number inside the block
 
 
@@ -184,36 +190,68 @@ def project_block(
 ) -> Block:
     """The block that is the first ``size`` bytes of ``buffer``, projected.
 
-    Without ``keep_going`` the block stops at its first invalid line, after what came before.
+    Its lines go through the projection a group of about ``_GROUP_BYTES`` at a time. Without
+    ``keep_going`` the block stops at its first invalid line, after what came before.
     """
+    outputs: list[bytes | bytearray | memoryview] = []
+    rejected: list[tuple[int, PayloadError]] = []
+    breaks = 0
+    start = 0
     with collector_paused():
-        lines, breaks = _lines(buffer, size)
-        whole = compiled.project_documents(lines)
-        # The views hold the buffer, which cannot grow while they live; a rejected line's error
-        # keeps this frame alive through its traceback, so they are dropped here, not on return.
-        del lines
-        if whole is not None:
-            return Block(whole, size, breaks, [])
-        # Line by line: the block holds an invalid line, or a shape or projection msgspec cannot
-        # take in one pass.
-        output: list[bytes] = []
-        rejected: list[tuple[int, PayloadError]] = []
-        # Split on "\n" only: a lone "\r" is white space inside a JSON line, not a line break.
-        for number, line in enumerate(bytes(memoryview(buffer)[:size]).split(b"\n"), start=1):
-            try:
-                projected = _project_line(compiled, line)
-            except PayloadError as error:
-                rejected.append((number, error))
-                if not keep_going:
-                    break
-                continue
-            if projected is not None:
-                output.append(projected)
-        return Block(b"".join(output), size, breaks, rejected)
+        while start < size:
+            end = buffer.find(b"\n", min(start + _GROUP_BYTES, size) - 1, size) + 1 or size
+            output, group_breaks, bad = _project_group(
+                compiled, buffer, start, end, breaks, keep_going
+            )
+            outputs.append(output)
+            rejected += bad
+            breaks += group_breaks
+            start = end
+            if bad and not keep_going:
+                break
+    return Block(b"".join(outputs), size, breaks, rejected)
 
 
-def _lines(buffer: bytes | bytearray, size: int) -> tuple[list[memoryview], int]:
-    """The non-empty lines of ``buffer[:size]`` as views, nothing copied, and its line breaks.
+def _project_group(
+    compiled: Compiled,
+    buffer: bytes | bytearray,
+    start: int,
+    end: int,
+    lines_before: int,
+    keep_going: bool,
+) -> tuple[bytes | bytearray | memoryview, int, list[tuple[int, PayloadError]]]:
+    """The whole lines ``buffer[start:end]`` projected: the output, their line breaks, and the
+    rejected lines numbered within the block (``lines_before`` lines come before them)."""
+    lines, breaks = _lines(buffer, start, end)
+    whole = compiled.project_documents(lines)
+    # The views hold the buffer, which cannot grow while they live; a rejected line's error
+    # keeps this frame alive through its traceback, so they are dropped here, not on return.
+    del lines
+    if whole is not None:
+        return whole, breaks, []
+    # Line by line: the group holds an invalid line, or a shape or projection msgspec cannot
+    # take in one pass.
+    output: list[bytes] = []
+    rejected: list[tuple[int, PayloadError]] = []
+    # Split on "\n" only: a lone "\r" is white space inside a JSON line, not a line break.
+    for number, line in enumerate(
+        bytes(memoryview(buffer)[start:end]).split(b"\n"), start=lines_before + 1
+    ):
+        try:
+            projected = _project_line(compiled, line)
+        except PayloadError as error:
+            rejected.append((number, error))
+            if not keep_going:
+                break
+            continue
+        if projected is not None:
+            output.append(projected)
+    return b"".join(output), breaks, rejected
+
+
+def _lines(buffer: bytes | bytearray, start: int, end: int) -> tuple[list[memoryview], int]:
+    """The non-empty lines of ``buffer[start:end]`` as views, nothing copied, and its line
+    breaks.
 
     The breaks are counted here, where ``find`` meets each of them anyway: ``bytes.count`` looks
     at every byte, and took a quarter of a single worker's time, measured.
@@ -221,16 +259,15 @@ def _lines(buffer: bytes | bytearray, size: int) -> tuple[list[memoryview], int]
     view = memoryview(buffer)
     lines = []
     breaks = 0
-    start = 0
-    while start < size:
-        end = buffer.find(b"\n", start, size)
-        if end < 0:
-            end = size
+    while start < end:
+        stop = buffer.find(b"\n", start, end)
+        if stop < 0:
+            stop = end
         else:
             breaks += 1
-        if end > start:
-            lines.append(view[start:end])
-        start = end + 1
+        if stop > start:
+            lines.append(view[start:stop])
+        start = stop + 1
     return lines, breaks
 
 

@@ -597,12 +597,18 @@ def _oracle(
     lines=st.lists(_line_kinds, min_size=1, max_size=30),
     text=expressions,
     block=st.integers(16, 512),
+    group=st.integers(1, 256),
     workers=st.sampled_from([1, 2]),
     from_file=st.booleans(),
 )
 @settings(max_examples=60, deadline=None)
 def test_no_line_is_dropped_silently(
-    lines: list[tuple[bytes, bytes]], text: str, block: int, workers: int, from_file: bool
+    lines: list[tuple[bytes, bytes]],
+    text: str,
+    block: int,
+    group: int,
+    workers: int,
+    from_file: bool,
 ) -> None:
     """Every valid line comes out, projected, in order; every invalid one is told, by number."""
     parsed = projection.parse(text)
@@ -610,8 +616,13 @@ def test_no_line_is_dropped_silently(
     data = b"\n".join(line for line, _ in lines) + b"\n"
     rejected: list[PayloadError] = []
     sink = io.BytesIO()
-    # Blocks of a few lines at most: lines meet block edges everywhere, and outgrow the buffer.
-    with mock.patch.object(_bulk, "BLOCK_BYTES", block), tempfile.NamedTemporaryFile() as file:
+    # Blocks of a few lines at most: lines meet block edges everywhere, and outgrow the buffer;
+    # inside a block, the groups its lines are decoded in meet them everywhere too.
+    with (
+        mock.patch.object(_bulk, "BLOCK_BYTES", block),
+        mock.patch.object(_bulk, "_GROUP_BYTES", group),
+        tempfile.NamedTemporaryFile() as file,
+    ):
         file.write(data)
         file.flush()
         file.seek(0)
