@@ -46,6 +46,14 @@ def run() -> NoReturn:
     """
     own_the_collector()  # this process is the library's own
     status = main()
+    if "distributed" in sys.modules:
+        # A run on Dask imported some 700 modules, which tearing the interpreter down frees one
+        # by one: 0.15 s of a run, measured. Everything the run opened is closed by now (the
+        # cluster and its client, the parts): the process ends here, its output flushed.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a reader gone, a stream closed
+                stream.flush()
+        os._exit(status)
     # What is still alive ends with the process: out of the collector's sight, the collection
     # at exit does not walk it (a tenth of a short run, measured).
     gc.freeze()
