@@ -731,6 +731,9 @@ _STRING_OR_OBJECTS: Final = re.compile(rb"(" + _STRING + rb")|(" + _OBJECTS.patt
 # valid JSON text holds, in a string or out of one (control characters in strings are escaped).
 _A_RUN: Final = b"\x00"
 _A_STRING: Final = b"\x01"
+_MARKS: Final = (_A_RUN, _A_STRING)  # by whether a string was matched
+# Encoded between two runs of projected objects, as it is: a byte no JSON text holds.
+_BETWEEN_RUNS: Final = msgspec.Raw(_A_RUN)
 # In ``_unescaped`` text: all up to the next object outside strings; inside an object, all up to
 # the next brace that is not an object's nesting at most three deep.
 _UP_TO_AN_OBJECT: Final = re.compile(rb'(?:[^"{]++|' + _UNESCAPED_STRING + rb")*+")
@@ -774,19 +777,33 @@ def join_array(
     else:
         between = parts[0::3]
         strings, runs = list(filter(None, parts[1::3])), list(filter(None, parts[2::3]))
-        marks = [_A_RUN if string is None else _A_STRING for string in parts[1::3]]
+        # A string is never empty (its quotes), a run never a string: marks by truth, at once.
+        marks = list(map(_MARKS.__getitem__, map(bool, parts[1::3])))
         skeleton = b"".join(_interleaved(between, marks))
         counts = _counted(runs)
     skeleton = skeleton.translate(None, JSON_WHITE_SPACE)
     if runs:
         projected = project(b"[%b]" % b",".join(runs))
-        ends = itertools.accumulate(counts)
-        encoded = [
-            encode(projected[end - count : end])[1:-1]  # no brackets: the run's own
-            for end, count in zip(ends, counts, strict=True)
-        ]
-        skeleton = _filled(skeleton, _A_RUN, encoded)
+        skeleton = _filled(skeleton, _A_RUN, _side_by_side(projected, counts, encode))
     return _filled(skeleton, _A_STRING, strings)
+
+
+def _side_by_side(
+    projected: list[Any], counts: list[int], encode: Callable[[list[Any]], bytes]
+) -> list[bytes]:
+    """The objects ``projected``, encoded in one call as runs of ``counts`` of them, commas
+    between the objects of a run. A Python step for each run of more than one, none for each
+    object: a mark no JSON text holds goes between two runs, and the encoded text is cut there.
+    """
+    if len(counts) == len(projected):  # a run for each object
+        marked = _interleaved(projected, [_BETWEEN_RUNS] * (len(projected) - 1))
+    else:
+        marked = []
+        for end, count in zip(itertools.accumulate(counts), counts, strict=True):
+            marked += projected[end - count : end]
+            marked.append(_BETWEEN_RUNS)
+        marked.pop()
+    return encode(marked)[1:-1].split(b",%b," % _BETWEEN_RUNS)
 
 
 def _counted(runs: list[bytes]) -> list[int]:
