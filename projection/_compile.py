@@ -13,6 +13,7 @@ import functools
 import itertools
 import operator
 import re
+import traceback
 from collections.abc import Callable, Iterable
 from itertools import count
 from operator import attrgetter
@@ -583,8 +584,8 @@ def _guarded(function: Callable[[bytes], bytes], data: bytes) -> bytes:
         output = function(data)
     except (msgspec.DecodeError, UnicodeError) as error:
         return _refused(function, data, error)
-    except RecursionError:
-        raise _too_deep_error(data) from None
+    except RecursionError as error:
+        raise _too_deep_error(data, error) from None
     if invalid_utf8(output) is not None:
         # Kept invalid UTF-8: the string around it in the output, copied from the input whole,
         # most often says where; else projections with markers do.
@@ -627,8 +628,8 @@ def _despite_invalid_utf8(function: Callable[[bytes], bytes], data: bytes) -> by
         output = function(sanitized)
     except (msgspec.DecodeError, UnicodeError) as error:
         raise _decode_error(error, sanitized) from None
-    except RecursionError:
-        raise _too_deep_error(data) from None
+    except RecursionError as error:
+        raise _too_deep_error(data, error) from None
     if kept_invalid_utf8(data, function) is not None:
         raise _invalid_utf8_error(data, function)
     return output
@@ -667,8 +668,17 @@ def _decode_error(error: msgspec.DecodeError | UnicodeError, data: bytes) -> Pay
     return _located(data, pos, detail)
 
 
-def _too_deep_error(data: bytes) -> PayloadError:
-    return _error_at(*too_deep(data), "the JSON nests deeper than the decoder allows")
+def _too_deep_error(data: bytes, refusal: RecursionError) -> PayloadError:
+    """The error for ``data`` refused for its depth with ``refusal``, caught by the caller.
+
+    The decoder allows fewer levels the more frames are in use, and a refusal may come from a
+    call made some frames below the caller, where the data's parts are decoded again: the byte
+    is sought as deep as that call, which the traceback tells (from the caller's frame down to
+    the refusing call's), less the two frames the search starts in (this one and ``too_deep``).
+    """
+    frames = sum(1 for _ in traceback.walk_tb(refusal.__traceback__))
+    where = too_deep(data, deeper=frames - 3)
+    return _error_at(*where, "the JSON nests deeper than the decoder allows")
 
 
 def _invalid_utf8_error(data: bytes, function: Callable[[bytes], bytes]) -> PayloadError:

@@ -293,9 +293,11 @@ def _element_by_walk(structure: bytes) -> int:
     return index
 
 
-def too_deep(data: Buffer) -> tuple[int, int | None]:
+def too_deep(data: Buffer, deeper: int = 0) -> tuple[int, int | None]:
     """The byte at which ``data``, refused for its depth, nests deeper than the decoder allows,
-    and the element of a top-level array that holds it (``element_at``).
+    and the element of a top-level array that holds it (``element_at``). ``deeper``: how many
+    frames deeper than this one the call that refused the data was made; the search is made
+    as deep, where the decoder allows as many levels as it did there.
 
     The decoder's depth is the interpreter's recursion limit less the frames in use, so the
     byte may differ by a few brackets from one caller to another. It is the first bracket
@@ -314,6 +316,8 @@ def too_deep(data: Buffer) -> tuple[int, int | None]:
     it a few times, and specialized it: the doubling makes the call a few times before the
     halving, which then meets the limit the pieces meet after it.
     """
+    if deeper > 0:
+        return too_deep(data, deeper - 1)
     search = _depth_search(data)
     document = next(search)
     while True:

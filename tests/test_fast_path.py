@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import io
+import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -133,6 +134,60 @@ def test_nesting_too_deep_for_the_decoder_is_a_payload_error() -> None:
     for text in ("a", "-b", "a(b)"):
         with pytest.raises(PayloadError, match="nests deeper"):
             projection.parse(text).project(data)
+
+
+_NEAR_THE_LIMIT: dict[str, Callable[[int], bytes]] = {
+    "an object in arrays": lambda k: b"[" * k + b"{}" + b"]" * k,
+    "a number and an object in arrays": lambda k: b"[" * k + b"1,{}" + b"]" * k,
+    "a ticket's path in arrays": lambda k: (
+        b"[" * k + b'{"customerAccount":{"contacts":[{"address":1}]}}' + b"]" * k
+    ),
+    "arrays beside numbers": lambda k: b"[" * k + b"{},1" + b"],1" * (k - 1) + b"]",
+    "two chains of arrays": lambda k: (
+        b"[" + b"[" * k + b"{}" + b"]" * k + b"," + b"[" * k + b"1,{}" + b"]" * k + b"]"
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(_NEAR_THE_LIMIT))
+def test_json_near_the_depth_limit_is_projected_or_refused_at_the_limit(shape: str) -> None:
+    """Valid JSON around the decoder's limit, which the projection decodes in parts a few frames
+    deeper than it validated it: projected whole, or refused at a bracket that opens the same
+    level (give or take one) whatever the depth of the data, as deeper JSON is."""
+    make = _NEAR_THE_LIMIT[shape]
+    parsed = projection.parse("customerAccount(contacts(address)),accessToken")
+    parsed.project(b"{}")  # compiled from the second use on, as a gateway's projection is
+    accepted, refused, levels = [], [], set()
+    for depth in range(900, 1010):
+        data = make(depth)
+        try:
+            output = parsed.project(data)
+        except PayloadError as error:
+            refused.append(depth)
+            pos = error.pos
+        else:
+            accepted.append(depth)
+            assert output == data  # compact, and every key selected
+            continue
+        assert pos is not None
+        assert data[pos] in b"[{"
+        before = data[:pos]
+        levels.add(before.count(b"[") - before.count(b"]") + before.count(b"{") + 1)
+    # The limit lies in the range: both outcomes are tested.
+    assert accepted
+    assert refused
+    assert max(accepted) < min(refused)
+    # The level named is one the accepted data does not reach (give or take one), and the
+    # refused data does.
+    assert max(levels) - min(levels) <= 1
+    assert _deepest(make(max(accepted))) - 1 <= min(levels)
+    assert max(levels) <= _deepest(make(min(refused)))
+
+
+def _deepest(data: bytes) -> int:
+    """How deep ``data`` nests, for JSON without brackets in strings."""
+    steps = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+    return max(itertools.accumulate(steps.get(byte, 0) for byte in data))
 
 
 @pytest.mark.parametrize("text", ["-b", "*", "a,*", "a(-b)", "*(-b)"])
