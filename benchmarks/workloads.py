@@ -736,6 +736,13 @@ def _numbers_and_objects_deep(size: int) -> bytes:
     return b"[" * 8 + b"1,{}," * pairs + b"1" + b" " * rest + b"]" * 8
 
 
+def _small_arrays_deep(size: int) -> bytes:
+    # Arrays of a number and an empty object, as many as fit, two levels down: each object is
+    # projected, each number copied.
+    pairs, rest = divmod(size - 10, 7)
+    return b"[[" + b"[1,{}]," * pairs + b"[1,{}]" + b" " * rest + b"]]"
+
+
 @dataclass(frozen=True)
 class _Family:
     """A family of hostile JSON: its input of a size, its friendly counterpart, and where the
@@ -779,6 +786,12 @@ _FAMILIES = (
     _Family(
         "a number and an object, side by side, arrays 8 deep",
         _numbers_and_objects_deep,
+        _ticket_array,
+        None,
+    ),
+    _Family(
+        "arrays of a number and an object, two levels down",
+        _small_arrays_deep,
         _ticket_array,
         None,
     ),
@@ -920,7 +933,8 @@ def hostile_input(settings: Settings, progress: Progress) -> Workload:
         f"(against the tickets whole); arrays open half the decoder's limit deep, then "
         f"closed arrays `[],[],...`, then nesting too deep (against the same arrays, "
         f"closed at the end: projected); the array of tickets cut short (against it whole); "
-        f"arrays of two numbers `[[1,2],[1,2],...]`; `1,{{}}` over and over in arrays 8 deep. "
+        f"arrays of two numbers `[[1,2],[1,2],...]`; `1,{{}}` over and over in arrays 8 deep; "
+        f"arrays `[1,{{}}]` side by side, two levels down. "
         f"Last, `projection.parse` refusing an expression of n = "
         f"{length:,} characters (and 2n) whose canonical form passes the limits (names and "
         f"as many `-*/x` exclusions) against parsing a plain name list of the same length. "

@@ -474,8 +474,9 @@ class Compiled:
         ``_joined`` does: their values decoded together, as ``Raw``, in one msgspec call; their
         objects projected together; the arrays among their values, the next level, the same
         way. A Python step for each array, none for each value. Past ``_LEVELS`` levels, where
-        decoding each level again would cost the size times the depth, each array is cut at
-        its strings and runs of objects in one pass instead (``join_array``)."""
+        decoding each level again would cost the size times the depth, and for one array
+        below the top, the arrays are cut at their strings and runs of objects in one pass
+        instead (``join_array``)."""
         # One array, maybe of objects only, decoded as one: below the top, or at the top where
         # no typed decoder just failed to decode it (``_project``, ``_container``).
         if len(arrays) == 1 and (level or self._typed_node(mask, scope) is None):
@@ -483,9 +484,16 @@ class Compiled:
                 return [self._encode(self._objects(mask, scope, arrays[0]))]
             except msgspec.ValidationError:
                 pass
-        if level == _LEVELS:  # valid JSON, as ``join_array`` needs: the levels above read it
+        if level == _LEVELS or (level and len(arrays) == 1):
+            # Valid JSON, as ``join_array`` needs: the levels above read it. One array below
+            # the top is cut as it is, rather than decoded for the one level it is; several
+            # as the values of one array, cut in one pass: a pass for each small one cost a
+            # second for a megabyte of them.
             project = functools.partial(self._objects, mask, scope)
-            return [join_array(array, project, self._encode) for array in arrays]
+            if len(arrays) == 1:
+                return [join_array(arrays[0], project, self._encode)]
+            joined = join_array(b"[%b]" % b",".join(arrays), project, self._encode)
+            return list(map(bytes, _ELEMENTS.decode(joined)))
         # One array decoded as it is, so that a fault in it is named where it is.
         decoded = (
             [_ELEMENTS.decode(arrays[0])]

@@ -87,6 +87,7 @@ def test_hostile_inputs_are_timed_against_friendly_ones_of_the_same_size(tmp_pat
         "array of tickets cut short",
         "arrays of two numbers",
         "a number and an object, side by side, arrays 8 deep",
+        "arrays of a number and an object, two levels down",
         "canonical blow-up refused",
     ]
     names = ["hostile (n)", "friendly (n)", "hostile (2n)", "friendly (2n)"]

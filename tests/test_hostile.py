@@ -411,6 +411,20 @@ def test_a_million_numbers_are_made_compact_without_a_call_per_number() -> None:
         assert generic(parsed, data) == output
 
 
+def test_many_small_arrays_deep_down_are_cut_in_one_pass() -> None:
+    """Thousands of small arrays of a number and an object, two levels down: cut at their
+    objects together, as the values of one array, where cutting each on its own cost a second
+    for a megabyte of them."""
+    data = b"[[" + b"[1, {}]," * 10_000 + b"[{}, 1]]]"
+    parsed = projection.parse("a(b)")
+    parsed.project(b"{}")  # compiled, as the second use is
+    cut = unittest.mock.Mock(wraps=_scan.join_array)
+    with unittest.mock.patch("projection._compile.join_array", cut):
+        output = parsed.project(data)
+    assert output == data.replace(b" ", b"")
+    assert cut.call_count == 1
+
+
 @pytest.mark.parametrize("depth", [1_000, 10_000, 100_000])
 @pytest.mark.parametrize(
     "shape",
