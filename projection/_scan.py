@@ -813,6 +813,8 @@ def _side_by_side(
 def _counted(runs: list[bytes]) -> list[int]:
     """How many objects each run holds (``_OBJECTS``): each object made one byte, at once."""
     marked = _OBJECT.sub(b"o", _A_RUN.join(runs)).translate(None, _SEPARATOR_BYTES)
+    if len(marked) == 2 * len(runs) - 1:  # as many objects as runs: one each, nothing to cut
+        return [1] * len(runs)
     return list(map(len, marked.split(_A_RUN)))
 
 
