@@ -10,13 +10,11 @@ applier's on the decoded document, and is valid UTF-8; invalid JSON raises ``Pay
 from __future__ import annotations
 
 import functools
-import itertools
-import operator
 import re
 import traceback
 from collections.abc import Callable, Iterable
-from itertools import count
-from operator import attrgetter
+from itertools import accumulate, chain, count
+from operator import attrgetter, itemgetter
 from typing import Any, Final, NamedTuple, TypeAlias
 
 import msgspec
@@ -26,6 +24,7 @@ from . import _schema
 from ._errors import PayloadError
 from ._mask import DROP, WHOLE, Mask, Node, kept
 from ._scan import (
+    BYTE_NAMED,
     element_at,
     first_byte,
     invalid_utf8,
@@ -69,7 +68,7 @@ _OPEN_ARRAY: Final = ord("[")
 _OPEN_OBJECT_BYTES: Final = b"{"
 _ELEMENTS: Final = msgspec.json.Decoder(list[Raw])
 _ARRAYS: Final = msgspec.json.Decoder(list[list[Raw]])
-_FIRST: Final = operator.itemgetter(0)
+_FIRST: Final = itemgetter(0)
 # The values of an array that are objects, and arrays, by the first bytes of all of them.
 _OPEN_OBJECT_AT: Final = re.compile(rb"\{")
 _OPEN_ARRAY_AT: Final = re.compile(rb"\[")
@@ -78,7 +77,6 @@ _OPEN_ARRAY_AT: Final = re.compile(rb"\[")
 # At least 1: the top level's decoding is what finds the data valid, as ``join_array`` needs.
 _LEVELS: Final = 2
 _CONTAINERS: Final = frozenset((_OPEN_OBJECT, _OPEN_ARRAY))
-_BYTE_OFFSET: Final = re.compile(r"\(byte (\d+)\)")
 _CUT_SHORT: Final = "truncated"  # in msgspec's message for data that ends too early
 # msgspec refuses these in field names, and a lone surrogate cannot be encoded: generic path.
 _UNNAMEABLE: Final = re.compile(r'[\\"\x00-\x1f\ud800-\udfff]')
@@ -500,7 +498,7 @@ class Compiled:
             if len(arrays) == 1
             else _ARRAYS.decode(b"[%b]" % b",".join(arrays))
         )
-        values = list(map(bytes, itertools.chain.from_iterable(decoded)))
+        values = list(map(bytes, chain.from_iterable(decoded)))
         firsts = bytes(map(_FIRST, values))
         objects = [match.start() for match in _OPEN_OBJECT_AT.finditer(firsts)]
         if objects:
@@ -519,7 +517,7 @@ class Compiled:
             deeper = self._levels(mask, scope, [values[n] for n in holding], level + 1)
             for number, value in zip(holding, deeper, strict=True):
                 values[number] = value
-        ends = itertools.accumulate(map(len, decoded))
+        ends = accumulate(map(len, decoded))
         return [
             b"[%b]" % b",".join(values[end - len(array) : end])
             for end, array in zip(ends, decoded, strict=True)
@@ -615,7 +613,7 @@ def _refused(
     # data is only checked).
     message = str(error)
     if (
-        _BYTE_OFFSET.search(message) is None
+        BYTE_NAMED.search(message) is None
         and _CUT_SHORT not in message
         and invalid_utf8(data) is not None
     ):
@@ -659,7 +657,7 @@ def _validated(data: bytes) -> bytes:
 def _decode_error(error: msgspec.DecodeError | UnicodeError, data: bytes) -> PayloadError:
     """The ``PayloadError`` for the decoder's ``error`` on ``data``, placed at the fault."""
     detail = str(error).removeprefix("JSON is malformed: ")
-    match = _BYTE_OFFSET.search(detail)
+    match = BYTE_NAMED.search(detail)
     if match is None:
         # The decoder names no byte when the data ends too early, or when a string escapes a
         # lone surrogate (it expects the other half).

@@ -19,6 +19,7 @@ from typing import Any, Final, TypeAlias
 import msgspec
 
 __all__ = [
+    "BYTE_NAMED",
     "JSON_WHITE_SPACE",
     "Buffer",
     "element_at",
@@ -41,6 +42,15 @@ _WHITE_SPACE: Final = re.compile(rb"[ \t\r\n]*+")
 # Every byte but the structure and the quotes around strings.
 _NOT_STRUCTURE: Final = bytes(b for b in range(256) if b not in b'[]{},"')
 _VALUE: Final = msgspec.json.Decoder(msgspec.Raw)
+# Where a message of the decoder's names the byte of a fault; in words that may change, so every
+# caller has another way to find the byte where it names none.
+BYTE_NAMED: Final = re.compile(r"\(byte (\d+)\)")
+
+
+def _named_byte(error: msgspec.DecodeError) -> int | None:
+    """The byte the decoder's ``error`` names, or None."""
+    found = BYTE_NAMED.search(str(error))
+    return None if found is None else int(found.group(1))
 
 
 def first_byte(data: Buffer) -> int:
@@ -183,8 +193,8 @@ def _counted_element_at(data: Buffer, pos: int) -> int:
     try:
         _COUNTING.decode(b"".join((view[:pos], b'"' * escaping, _NO_CONTINUATION)))
     except msgspec.DecodeError as error:  # an element that is no object too, naming no byte
-        found = _BYTE_OFFSET.search(str(error).encode())
-        if found is not None and int(found.group(1)) >= pos + escaping + _PAST:
+        named = _named_byte(error)
+        if named is not None and named >= pos + escaping + _PAST:
             completed: int = _COUNTED.completed
             return completed
     except RecursionError:
@@ -748,7 +758,6 @@ _TO_A_BRACE: Final = re.compile(
     + _object_pattern(3, _UNESCAPED_STRING)
     + rb")*+[{}]"
 )
-_BYTE_OFFSET: Final = re.compile(rb"\(byte (\d+)\)")
 
 
 def join_array(
@@ -871,9 +880,9 @@ def _object_end(text: bytes, unescaped: bytes, start: int) -> int:
     except msgspec.DecodeError as error:
         # Something follows the object: the decoder says where, counting that byte or the one
         # after it (the byte before is then white space, a comma or a bracket, or the object's).
-        found = _BYTE_OFFSET.search(str(error).encode())
-        if found is not None:
-            end = start + int(found.group(1))
+        named = _named_byte(error)
+        if named is not None:
+            end = start + named
             return end if text[end - 1] == 0x7D else end - 1  # }
     else:
         return len(text)
