@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import re
-import traceback
 from collections.abc import Callable, Iterable
 from itertools import accumulate, chain, count
 from operator import attrgetter, itemgetter
@@ -77,6 +76,7 @@ _OPEN_ARRAY_AT: Final = re.compile(rb"\[")
 # At least 1: the top level's decoding is what finds the data valid, as ``join_array`` needs.
 _LEVELS: Final = 2
 _CONTAINERS: Final = frozenset((_OPEN_OBJECT, _OPEN_ARRAY))
+_TOO_DEEP: Final = "the JSON nests deeper than the decoder allows"
 _CUT_SHORT: Final = "truncated"  # in msgspec's message for data that ends too early
 # msgspec refuses these in field names, and a lone surrogate cannot be encoded: generic path.
 _UNNAMEABLE: Final = re.compile(r'[\\"\x00-\x1f\ud800-\udfff]')
@@ -682,9 +682,21 @@ def _too_deep_error(data: bytes, refusal: RecursionError) -> PayloadError:
     is sought as deep as that call, which the traceback tells (from the caller's frame down to
     the refusing call's), less the two frames the search starts in (this one and ``too_deep``).
     """
-    frames = sum(1 for _ in traceback.walk_tb(refusal.__traceback__))
-    where = too_deep(data, deeper=frames - 3)
-    return _error_at(*where, "the JSON nests deeper than the decoder allows")
+    frames = 0  # counted in this frame: a generator's frames could meet the limit themselves
+    below = refusal.__traceback__
+    while below is not None:
+        frames += 1
+        below = below.tb_next
+    try:
+        where = too_deep(data, deeper=frames - 3)
+    except RecursionError:
+        # The caller is so near the interpreter's limit that the search cannot go where the
+        # decoder went: the refusal stands, unplaced, rather than a RecursionError escaping.
+        return PayloadError(
+            f"invalid JSON: {_TOO_DEEP}, with the little stack the caller left "
+            "(too little to find where)"
+        )
+    return _error_at(*where, _TOO_DEEP)
 
 
 def _invalid_utf8_error(data: bytes, function: Callable[[bytes], bytes]) -> PayloadError:

@@ -184,6 +184,50 @@ def test_json_near_the_depth_limit_is_projected_or_refused_at_the_limit(shape: s
     assert max(levels) <= _deepest(make(min(refused)))
 
 
+def test_json_too_deep_for_a_caller_near_the_interpreters_limit_is_a_payload_error() -> None:
+    """Called with only a few frames to spare, the projection still refuses JSON it cannot
+    decode with a ``PayloadError``, placed where the search for the byte has the stack to run,
+    and never lets a ``RecursionError`` escape."""
+    parsed = projection.parse("a")
+    parsed.project(b"{}")
+    parsed.project(b"{}")  # compiled, which takes frames of its own
+    data = b"[" * 5000 + b"]" * 5000
+    outcomes = [_refusal_at(spare, parsed, data) for spare in range(_SPARE, _SPARE + 40)]
+    assert set(outcomes) <= {"placed", "unplaced"}
+    assert outcomes[-1] == "placed"
+
+
+# The frames a caller must leave below the interpreter's limit for the projection to refuse
+# deep JSON with its own error: its calls down to the decoder, and building the error, take
+# that many; with fewer, any Python function would fail.
+_SPARE = 8
+
+
+def _refusal_at(spare: int, parsed: projection.Projection, data: bytes) -> str:
+    """How ``parsed`` refuses ``data`` when called ``spare`` frames short of the limit."""
+    # The limit counts calls through C as well (pytest makes some): found by reaching it.
+    return _deeper(_frames_left() - spare, parsed, data)
+
+
+def _frames_left(frames: int = 0) -> int:
+    try:
+        return _frames_left(frames + 1)
+    except RecursionError:
+        return frames
+
+
+def _deeper(frames: int, parsed: projection.Projection, data: bytes) -> str:
+    return _deeper(frames - 1, parsed, data) if frames > 0 else _refusal(parsed, data)
+
+
+def _refusal(parsed: projection.Projection, data: bytes) -> str:
+    try:
+        parsed.project(data)
+    except PayloadError as error:
+        return "unplaced" if error.pos is None else "placed"
+    return "accepted"
+
+
 def _deepest(data: bytes) -> int:
     """How deep ``data`` nests, for JSON without brackets in strings."""
     steps = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
