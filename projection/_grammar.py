@@ -38,6 +38,8 @@ __all__ = [
     "Name",
     "Selection",
     "build_parser",
+    "check_depth_and_items",
+    "names_in",
     "parse_syntax",
 ]
 
@@ -569,7 +571,7 @@ def parse_syntax(text: str, limits: Limits) -> Selection:
         if failure is not None:
             raise failure
     assert selection is not None
-    _check_depth_and_items(text, selection, limits)
+    check_depth_and_items(text, selection, limits)
     return selection
 
 
@@ -618,7 +620,7 @@ def _or_list(words: tuple[str, ...]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
-def _check_depth_and_items(text: str, selection: Selection, limits: Limits) -> None:
+def check_depth_and_items(text: str, selection: Selection, limits: Limits) -> None:
     """Raise at the first name, left to right, that is nested too deep or one name too many."""
     # Names are not empty and two of them have a character between them (SEMANTICS.md section 1):
     # a short text has too few names to cross either limit.
@@ -649,6 +651,18 @@ def _check_depth_and_items(text: str, selection: Selection, limits: Limits) -> N
                 )
         if item.group is not None:
             stack.append((item.group, 0, base + len(item.path)))
+
+
+def names_in(selection: Selection) -> int:
+    """How many names ``selection`` holds, every occurrence counted: what ``max_items`` bounds."""
+    count = 0
+    groups = [selection]
+    while groups:
+        for path, group, _ in groups.pop():
+            count += len(path)
+            if group is not None:
+                groups.append(group)
+    return count
 
 
 def _within(selection: Selection, limits: Limits) -> bool:

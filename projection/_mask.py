@@ -139,9 +139,14 @@ def kept(level: Node, keys: Iterable[str], *, case_insensitive: bool) -> list[tu
     ]
 
 
-def union(left: Mask, right: Mask) -> Mask:
-    """Keeps every path that ``left`` or ``right`` keeps; entries in left's order, then right's."""
-    return _Builder(case_insensitive=False, max_entries=None).union((left, right))
+def union(*masks: Mask, max_entries: int | None = None) -> Mask:
+    """Keeps every path that any of ``masks`` keeps; entries in the order they first come.
+
+    United in one step: two at a time, n masks would cost n squared. With ``max_entries``,
+    ``MaskTooLargeError`` as soon as the entries the union copies (defaults given to the keys
+    of other masks) pass it, as ``build`` does.
+    """
+    return _Builder(case_insensitive=False, max_entries=max_entries).union(masks)
 
 
 def compose(outer: Mask, inner: Mask) -> Mask:

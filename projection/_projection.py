@@ -10,18 +10,27 @@ and ``_bulk`` for bytes, ``_paths`` for FieldMask paths, ``_schema`` for typed m
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, Final, final
 
 from . import _bulk, _canonical, _mask, _paths, _reference, _schema
 from ._compile import Compiled
-from ._errors import PayloadError
-from ._grammar import MAX_DEPTH, MAX_ITEMS, MAX_LENGTH, Limits, parse_syntax
+from ._errors import PayloadError, ProjectionLimitError
+from ._grammar import (
+    MAX_DEPTH,
+    MAX_ITEMS,
+    MAX_LENGTH,
+    Limits,
+    Selection,
+    check_depth_and_items,
+    names_in,
+    parse_syntax,
+)
 from ._mask import Mask, Node
 from ._scan import invalid_utf8
 from ._schema import Schema
 
-__all__ = ["Projection", "compiled", "mask_of", "parse"]
+__all__ = ["Projection", "compiled", "mask_of", "parse", "parse_united"]
 
 
 @final
@@ -261,6 +270,14 @@ def parse(
         _schema.check_schema(schema)
     elif strict:
         raise ValueError("strict=True needs a schema to check names against")
+    _, mask = _built(text, limits, case_insensitive, schema, strict)
+    return Projection(mask, case_insensitive=case_insensitive, schema=schema)
+
+
+def _built(
+    text: str, limits: Limits, case_insensitive: bool, schema: Schema | None, strict: bool
+) -> tuple[Selection, Mask]:
+    """``text``'s syntax and mask, held to ``limits``: ``parse`` past its checks of arguments."""
     syntax = parse_syntax(text, limits)
     if schema is not None:
         syntax = _schema.resolve(syntax, schema, text, strict=strict)
@@ -277,7 +294,64 @@ def parse(
     )
     if excess is not None:
         raise _canonical.limit_error(text, syntax, excess)
-    return Projection(mask, case_insensitive=case_insensitive, schema=schema)
+    return syntax, mask
+
+
+def parse_united(
+    texts: Sequence[str],
+    *,
+    case_insensitive: bool = False,
+    schema: Schema | None = None,
+    strict: bool = False,
+    max_length: int = MAX_LENGTH,
+) -> Projection:
+    """The union (``|``) of ``texts`` parsed, held to the limits as one expression is: their
+    names count together against ``max_items``, and so does what their union's canonical text
+    names; ``max_length`` bounds each text (the caller bounds their sum). Each is parsed on its
+    own, so an error points into the text at fault; the union is made in one step, at a cost
+    that grows with the texts, not with their number squared.
+
+    For a query that gives an expression several times (the middleware), where parsing each
+    and uniting them two by two would let repeating it pass ``max_items`` at a square's cost.
+    """
+    if not texts:
+        raise ValueError("parse_united needs at least one expression")
+    limits = Limits(max_length, MAX_DEPTH, MAX_ITEMS)
+    left = MAX_ITEMS  # names the texts not yet parsed may hold
+    built = []
+    for text in texts:
+        syntax, mask = _built(text, limits, case_insensitive, schema, strict)
+        names = names_in(syntax)
+        if names > left:
+            try:  # the name that crosses: the check of one text, with what is left
+                check_depth_and_items(text, syntax, limits._replace(max_items=left))
+            except ProjectionLimitError as crossing:
+                raise ProjectionLimitError(
+                    f"the expressions name more than {MAX_ITEMS} fields together",
+                    text,
+                    crossing.pos,
+                ) from None
+        left -= names
+        built.append((text, syntax, mask))
+    text, syntax, _ = built[-1]
+    try:
+        united = _mask.union(*(mask for _, _, mask in built), max_entries=MAX_ITEMS)
+    except _mask.MaskTooLargeError:
+        raise _canonical.limit_error(text, syntax, f"more than {MAX_ITEMS} names") from None
+    if schema is not None:
+        united = _schema.fit(united, schema, strict=False)
+    # Measured as one expression's would be, against all the texts: the last one, whose
+    # joining made the union, takes the refusal.
+    excess = _canonical.excess(
+        ",".join(texts),
+        united,
+        case_insensitive=case_insensitive,
+        schema=schema,
+        limits=limits,
+    )
+    if excess is not None:
+        raise _canonical.limit_error(text, syntax, excess)
+    return Projection(united, case_insensitive=case_insensitive, schema=schema)
 
 
 def _restore(mask: Mask, case_insensitive: bool, schema: Schema | None) -> Projection:

@@ -19,7 +19,7 @@ import orjson
 
 from . import _schema
 from ._errors import ExpressionError, PayloadError, ProjectionLimitError
-from ._projection import Projection, mask_of, parse
+from ._projection import Projection, mask_of, parse_united
 from ._schema import Schema
 
 if TYPE_CHECKING:
@@ -81,7 +81,8 @@ class ResponseFieldsMiddleware:
 
     - The parameter ``param`` is read from the query string, percent-decoded (``+`` is a space),
       its name matched ignoring case. Given several times, the expressions are united (``|``):
-      each is parsed on its own, so an error points into the one at fault.
+      each is parsed on its own, so an error points into the one at fault, and the limits hold
+      for all of them together (``max_length`` characters, 1024 names).
     - ``policy``: a ``Projection``, or a callable taking the scope and returning one (or ``None``).
       It projects every JSON response, whatever its status; a 2xx response gets ``request &
       policy``, so a client never sees a field the policy leaves out. Requests are parsed with the
@@ -220,10 +221,10 @@ class ResponseFieldsMiddleware:
         case_insensitive = policy is not None and policy.case_insensitive
         strict = self.strict and schema is not None
         requested: Projection | None = None
-        for text in expressions:
+        if expressions:
             try:
-                parsed = parse(
-                    text,
+                requested = parse_united(
+                    expressions,
                     case_insensitive=case_insensitive,
                     schema=schema,
                     strict=strict,
@@ -232,7 +233,6 @@ class ResponseFieldsMiddleware:
             except ExpressionError as error:
                 # The body, not the error: a cached error would keep its traceback's frames alive.
                 return _problem(error)
-            requested = parsed if requested is None else requested | parsed
         guard = None if policy is None or _keeps_all(policy) else policy
         if requested is None:
             assert policy is not None

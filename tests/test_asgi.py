@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
+import itertools
+import operator
 import socket
+import string
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -433,6 +437,48 @@ def test_repeating_the_parameter_is_no_way_round_max_length() -> None:
     assert response.status == 400
     problem = orjson.loads(response.body)
     assert (problem["expression"], problem["pos"]) == ("key2", 2)
+
+
+def test_repeating_the_parameter_is_no_way_round_max_items() -> None:
+    """Names count together across occurrences: the one that passes 1024 is named."""
+    upstream = Upstream()
+    middleware = ResponseFieldsMiddleware(upstream)
+    # Occurrences of eight two-letter names each: 1024 names in 128, 3,071 characters in all.
+    names = ["".join(pair) for pair in itertools.product(string.ascii_letters, repeat=2)]
+    texts = [",".join(names[start : start + 8]) for start in range(0, 1040, 8)]
+    response = request(middleware, "&".join(fields(text) for text in texts[:128]))
+    assert response.status == 200
+    response = request(middleware, "&".join(fields(text) for text in texts[:129]))
+    assert response.status == 400
+    problem = orjson.loads(response.body)
+    assert problem["expression"] == texts[128]
+    assert problem["pos"] == 0  # its first name is the 1025th
+    assert "1024" in problem["message"]
+
+
+def test_occurrences_are_united_in_one_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thousand occurrences are united at once: two at a time cost their number squared."""
+    unions: list[int] = []
+    union = projection._mask.union
+
+    def counted(*masks: Any, **limits: Any) -> Any:
+        unions.append(len(masks))
+        return union(*masks, **limits)
+
+    monkeypatch.setattr(projection._mask, "union", counted)
+    upstream = Upstream()
+    names = ["".join(pair) for pair in itertools.product(string.ascii_letters, repeat=2)]
+    query = "&".join(map(fields, names[:1000]))
+    assert request(ResponseFieldsMiddleware(upstream), query).status == 200
+    assert unions == [1000]
+
+
+@given(st.lists(expressions, min_size=1, max_size=4))
+def test_occurrences_united_are_the_union_of_each(texts: list[str]) -> None:
+    united = projection._projection.parse_united(texts)
+    expected = functools.reduce(operator.or_, map(projection.parse, texts))
+    assert united == expected
+    assert str(united) == str(expected)
 
 
 # -- the scope ---------------------------------------------------------------------------------
@@ -924,12 +970,13 @@ def test_a_compressor_outside_compresses_the_projected_body(status: int) -> None
 def counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The texts the middleware parses from now on, in order."""
     parsed: list[str] = []
+    parse_united = projection._projection.parse_united
 
-    def parse(text: str, **options: Any) -> Projection:
-        parsed.append(text)
-        return projection.parse(text, **options)
+    def counted(texts: Sequence[str], **options: Any) -> Projection:
+        parsed.extend(texts)
+        return parse_united(texts, **options)
 
-    monkeypatch.setattr(asgi, "parse", parse)
+    monkeypatch.setattr(asgi, "parse_united", counted)
     return parsed
 
 

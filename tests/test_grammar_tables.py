@@ -173,7 +173,7 @@ def test_depth_and_items_are_checked_as_one_walk_left_to_right(
     limits = Limits(max_depth=max_depth, max_items=max_items)
     selection = parse_syntax(text, Limits())
     try:
-        _grammar._check_depth_and_items(text, selection, limits)
+        _grammar.check_depth_and_items(text, selection, limits)
     except ProjectionLimitError as error:
         crossed: object = (str(error), error.pos)
     else:
