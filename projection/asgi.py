@@ -42,7 +42,20 @@ _FILE_EXTENSIONS: Final = frozenset({"http.response.pathsend", "http.response.ze
 # plain bytes: a compressed body or a byte range cannot be projected, and a range of a JSON
 # document can be a secret value on its own that parses as JSON.
 _WHOLE_BODY: Final = frozenset({b"accept-encoding", b"range", b"if-range"})
-_LENGTH_HEADERS: Final = frozenset({b"content-length", b"transfer-encoding"})
+# Headers that describe the body's bytes: the projected body's differ, and a validator or digest
+# of the whole body (an ETag most apps derive from it) would let a client test guesses at what
+# the projection removed, a short secret in a few thousand tries.
+_BODY_HEADERS: Final = frozenset(
+    {
+        b"content-length",
+        b"transfer-encoding",
+        b"etag",
+        b"content-md5",
+        b"digest",
+        b"content-digest",
+        b"repr-digest",
+    }
+)
 # The JSON MIME types of the WHATWG MIME Sniffing standard, plus any ``*/*+json``.
 _JSON_TYPES: Final = frozenset({b"application/json", b"text/json"})
 # Several JSON texts in one body: not one document ``project`` can read, but JSON objects all the
@@ -106,7 +119,9 @@ class ResponseFieldsMiddleware:
       ``Content-Type``, one whose body starts like a JSON object or array (after white space, byte
       order marks and zero bytes); an untyped body that starts otherwise cannot hold an object and
       streams through unchanged. A JSON body is buffered to the end and sent projected with the
-      right ``Content-Length``; an empty one passes unchanged.
+      right ``Content-Length``, without the app's ``ETag`` and digests (``Content-MD5``,
+      ``Digest``, ``Content-Digest``, ``Repr-Digest``), which describe the whole body and would
+      let a client check guesses at what was removed; an empty one passes unchanged.
     - When a response should be projected and cannot be, it answers 502, since passing it on could
       reveal what the projection removes: a body that is not valid JSON, or, when a policy is
       set, a JSON or untyped body with a ``Content-Encoding``, or a JSON sequence
@@ -115,7 +130,8 @@ class ResponseFieldsMiddleware:
       ``If-Range``: a compressor inside this middleware leaves the body alone, one outside it
       compresses the projected body.
     - Responses without content (HEAD, 1xx, 204, 304) that would be projected lose their
-      ``Content-Length``, which a projected body would not match, and any body the app sends.
+      ``Content-Length``, ``ETag`` and digests, which a projected body would not match, and any
+      body the app sends.
       Everything else (other types, statuses without a policy, scopes, expressions that keep the
       whole document) passes through byte for byte, unbuffered.
 
@@ -302,7 +318,7 @@ class _Responder:
             # No content by definition (RFC 9110 6.4.1): the length would be the unprojected
             # one, and bytes sent anyway could be read as the next response.
             self.mode = "empty"
-            await self.send(_without_length(start))
+            await self.send(_unsized(start))
         elif kind == "sequence" or encoding:
             if self.plan.guard is None:
                 self.mode = "pass"
@@ -348,7 +364,7 @@ class _Responder:
             self.mode = "discard"
             await _refuse(self.send, f"the response is not valid JSON: {error}")
             return
-        start = _without_length(self.start)
+        start = _unsized(self.start)
         start["headers"].append((b"content-length", b"%d" % len(body)))
         await self.send(start)
         await self.send({"type": "http.response.body", "body": body})
@@ -387,9 +403,9 @@ def _encoding(headers: Headers) -> str:
     return b", ".join(item for item in codings if item).decode("latin-1")
 
 
-def _without_length(start: Message) -> Message:
-    """``start`` with a fresh header list lacking ``Content-Length`` and ``Transfer-Encoding``."""
-    headers = [pair for pair in start.get("headers", ()) if pair[0].lower() not in _LENGTH_HEADERS]
+def _unsized(start: Message) -> Message:
+    """``start`` with a fresh header list lacking the headers that describe the body's bytes."""
+    headers = [pair for pair in start.get("headers", ()) if pair[0].lower() not in _BODY_HEADERS]
     return {**start, "headers": headers}
 
 
