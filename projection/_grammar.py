@@ -7,9 +7,11 @@ else built by lark from the grammar.
 right, and returns the items in source order; it raises only ``ProjectionSyntaxError`` and
 ``ProjectionLimitError`` (lark's exceptions never leave this module); it never recurses on the text.
 
-Valid text is read by ``_FastParser``: lark's own parse table, rules and terminals driven by a
-compact loop that costs a few Python operations a token where lark's generic driver spends some
-fifty calls. Whatever it cannot read, lark parses again: every error is lark's, described as ever.
+Text is read by ``_FastParser``: lark's own parse table, rules and terminals driven by a compact
+loop that costs a few Python operations a token where lark's generic driver spends some fifty
+calls. A syntax error is described from where that loop stopped, as lark describes it (the state
+before the faulty token, the terminals lark's parser would take there), so that refusing text
+costs no more than reading it; what the loop leaves to lark (past its memory bound), lark parses.
 """
 
 from __future__ import annotations
@@ -180,7 +182,19 @@ _END: Final = "$END"  # lark's name for the end of the input
 
 
 class _Fallback(Exception):  # noqa: N818 (a signal, not an error)
-    """The fast parser stops here; lark parses the text again (and describes its error)."""
+    """The fast parser stops here: no action of lark's table takes the terminal."""
+
+
+class _Forgotten(Exception):  # noqa: N818 (a signal, not an error)
+    """The fast parser forgot what it learnt, past its bound: lark parses the text."""
+
+
+class _Fault(NamedTuple):
+    """A syntax error the fast parser met: where, what it found, what lark's parser would take."""
+
+    pos: int
+    found: str
+    terminals: frozenset[str]
 
 
 class _Configuration(dict[str | None, "_Learnt"]):
@@ -236,8 +250,9 @@ class _FastParser:
     Tokens come from one regular expression made from lark's terminals, in its lexer's order. Each
     configuration (stack of states) learns, the first time a terminal meets it, the configuration it
     leads to and a step compiled from the rules it reduces on the way, so that reading a token is
-    one dictionary lookup and at most one call. ``parse`` returns None for any text it does not read
-    to the end (an unknown character, a token that no action takes): lark parses that text.
+    one dictionary lookup and at most one call. ``parse`` returns a ``_Fault`` for text with a
+    syntax error (an unknown character, a token that no action takes), and None for text it
+    leaves to lark.
     """
 
     def __init__(self, parser: Lark) -> None:
@@ -269,18 +284,66 @@ class _FastParser:
         self.root = self.configuration(None, self.start_state)
 
     def parse(self, text: str) -> Any:
-        """The transformer's value for ``text``, or None if lark must parse it."""
+        """The transformer's value for ``text``, its ``_Fault``, or None if lark must parse it."""
         configuration: Any = self.root
         values: list[Any] = []
+        match = None
         try:
             for match in self.finditer(text):
                 configuration, step = configuration[match.lastgroup]
                 if step is not None:
                     step(values, match)
+            match = None
             _, step = configuration[_END]
         except _Fallback:
+            # ``configuration`` is still the one before the faulty token (or the end).
+            try:
+                return self.fault(text, configuration, match)
+            except _Forgotten:
+                return None
+        except _Forgotten:
             return None
         return step(values, None)
+
+    def fault(self, text: str, configuration: _Configuration, match: Any) -> _Fault:
+        """The syntax error at ``match`` (None: the end of ``text``), met in ``configuration``,
+        as lark reports it: an unknown character, an unexpected token or the end."""
+        if match is None:
+            pos, found = len(text), "unexpected end of the expression"
+        elif match.lastgroup is None:
+            pos = match.start()
+            found = _unknown(text, pos)
+        else:
+            pos, found = match.start(), f"unexpected {_spelt(match.lastgroup, match.group())}"
+        terminals = frozenset(
+            terminal
+            for terminal in self.states[configuration.state]
+            if terminal.isupper() and self.takes(configuration, terminal)
+        )
+        return _Fault(pos, found, terminals)
+
+    def takes(self, configuration: _Configuration, terminal: str) -> bool:
+        """Whether lark's parser in ``configuration`` takes ``terminal``: shifts it, after the
+        reductions it calls for, or at the end reduces to the end state, as lark's
+        ``InteractiveParser.accepts`` finds out."""
+        stack = []
+        below: _Configuration | None = configuration
+        while below is not None:
+            stack.append(below.state)
+            below = below.below
+        stack.reverse()
+        while True:
+            action = self.states[stack[-1]].get(terminal)
+            if action is None:
+                return False
+            kind, rule = action
+            if kind is Shift:
+                return True
+            if rule.expansion:
+                del stack[-len(rule.expansion) :]
+            stack.append(self.states[stack[-1]][rule.origin.name][1])
+            if terminal == _END and stack[-1] == self.end_state:
+                return True
 
     def configuration(self, below: _Configuration | None, state: int) -> _Configuration:
         """The one configuration of ``state`` over ``below``."""
@@ -294,7 +357,7 @@ class _FastParser:
             self.configurations = 0
             self.steps, self.code = {}, {}
             self.root = self.configuration(None, self.start_state)
-            raise _Fallback
+            raise _Forgotten
         made = _Configuration(state, below, self.learn)
         if below is not None:
             below.above[state] = made
@@ -558,13 +621,16 @@ def parse_syntax(text: str, limits: Limits) -> Selection:
         )
     parser = _parser()
     fast = _fast_parser(parser)
-    selection: Selection | None = None if fast is None else fast.parse(text)
-    if selection is None:  # an error, which lark describes, or what the fast parser leaves to lark
+    read = None if fast is None else fast.parse(text)
+    if isinstance(read, _Fault):
+        raise _syntax_error(text, read)
+    selection: Selection | None = read
+    if selection is None:  # what the fast parser leaves to lark
         failure = None
         try:
             selection = parser.parse(text)  # type: ignore[assignment]
         except UnexpectedInput as error:
-            failure = _syntax_error(text, error)
+            failure = _syntax_error(text, _lark_fault(text, error))
         # Raised out of the handler, so that lark's error is not its context: pickling that
         # holds on to contexts (distributed installs one, for errors that cross to a Dask
         # client) would try to carry lark's parser along, and fail.
@@ -575,25 +641,32 @@ def parse_syntax(text: str, limits: Limits) -> Selection:
     return selection
 
 
-def _syntax_error(text: str, error: UnexpectedInput) -> ProjectionSyntaxError:
+def _syntax_error(text: str, fault: _Fault) -> ProjectionSyntaxError:
+    words = {_READABLE[terminal] for terminal in fault.terminals}
+    expected = tuple(word for word in _ORDER if word in words)
+    message = f"{fault.found} at column {fault.pos + 1}"
+    if expected:
+        message += f": expected {_or_list(expected)}"
+    return ProjectionSyntaxError(message, text, fault.pos, expected)
+
+
+def _lark_fault(text: str, error: UnexpectedInput) -> _Fault:
+    """lark's syntax error, as the fast parser reports its own."""
     if isinstance(error, UnexpectedCharacters):
         assert error.pos_in_stream is not None  # the lexer always says where it stopped
         pos = error.pos_in_stream
-        # Every character starts some token except a backtick that no closing backtick matches.
-        found = "unterminated quoted name" if text[pos] == "`" else f"unexpected {text[pos]!r}"
-    elif isinstance(error, UnexpectedToken) and error.token.type != "$END":
-        pos, found = _start(error.token), f"unexpected {_describe(error.token)}"
+        found = _unknown(text, pos)
+    elif isinstance(error, UnexpectedToken) and error.token.type != _END:
+        pos = _start(error.token)
+        found = f"unexpected {_spelt(error.token.type, str(error.token))}"
     else:
         pos, found = len(text), "unexpected end of the expression"
-    expected = _expected_at(text, pos)
-    message = f"{found} at column {pos + 1}"
-    if expected:
-        message += f": expected {_or_list(expected)}"
-    return ProjectionSyntaxError(message, text, pos, expected)
+    return _Fault(pos, found, _expected_at(text, pos))
 
 
-def _expected_at(text: str, pos: int) -> tuple[str, ...]:
-    """What could stand at ``pos``, read off the parser state just before the faulty token.
+def _expected_at(text: str, pos: int) -> frozenset[str]:
+    """The terminals that could stand at ``pos``, read off the parser state just before the
+    faulty token.
 
     The state in the error itself can be wrong: LALR may already have reduced on the faulty
     lookahead (``a(b`` then the end reduces the group, leaving only ``)`` acceptable).
@@ -605,15 +678,20 @@ def _expected_at(text: str, pos: int) -> tuple[str, ...]:
                 break
     except UnexpectedInput:
         pass
-    terminals = replay.accepts()  # type: ignore[no-untyped-call]
-    words = {_READABLE[terminal] for terminal in terminals}
-    return tuple(word for word in _ORDER if word in words)
+    return frozenset(replay.accepts())  # type: ignore[no-untyped-call]
 
 
-def _describe(token: Token) -> str:
-    if token.type in ("IDENT", "QUOTED"):
-        return f"name {str(token)!r}"
-    return repr(str(token))
+def _unknown(text: str, pos: int) -> str:
+    """What is found at ``pos``, where no terminal starts."""
+    # Every character starts some token except a backtick that no closing backtick matches.
+    return "unterminated quoted name" if text[pos] == "`" else f"unexpected {text[pos]!r}"
+
+
+def _spelt(terminal: str, value: str) -> str:
+    """A token of ``terminal`` spelt ``value``, as an error message names it."""
+    if terminal in ("IDENT", "QUOTED"):
+        return f"name {value!r}"
+    return repr(value)
 
 
 def _or_list(words: tuple[str, ...]) -> str:
