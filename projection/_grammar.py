@@ -11,13 +11,14 @@ Text is read by ``_FastParser``: lark's own parse table, rules and terminals dri
 loop that costs a few Python operations a token where lark's generic driver spends some fifty
 calls. A syntax error is described from where that loop stopped, as lark describes it (the state
 before the faulty token, the terminals lark's parser would take there), so that refusing text
-costs no more than reading it; what the loop leaves to lark (past its memory bound), lark parses.
+costs no more than reading it. lark itself parses only for a grammar the loop cannot read.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from types import CodeType
 from typing import Any, Final, NamedTuple
 
@@ -179,6 +180,20 @@ def build_parser(text: str) -> Lark:
 # random expressions make two thousand; the expressions of one application, a few dozen.
 _MAX_CONFIGURATIONS: Final = 2048
 _END: Final = "$END"  # lark's name for the end of the input
+# Configurations deeper than this are not learnt: nesting that deep is met once, not again (names
+# nest 128 deep at most, some three states a level, and friendly expressions far less).
+_DEEPEST: Final = 256
+
+
+def _stack(configuration: _Configuration) -> list[int]:
+    """The states of ``configuration``, bottom first."""
+    states = []
+    below: _Configuration | None = configuration
+    while below is not None:
+        states.append(below.state)
+        below = below.below
+    states.reverse()
+    return states
 
 
 class _Fallback(Exception):  # noqa: N818 (a signal, not an error)
@@ -186,7 +201,7 @@ class _Fallback(Exception):  # noqa: N818 (a signal, not an error)
 
 
 class _Forgotten(Exception):  # noqa: N818 (a signal, not an error)
-    """The fast parser forgot what it learnt, past its bound: lark parses the text."""
+    """The fast parser learns no more configurations for this text: it reads the rest plainly."""
 
 
 class _Fault(NamedTuple):
@@ -205,17 +220,19 @@ class _Configuration(dict[str | None, "_Learnt"]):
     its top ``state`` over the configuration ``below``: equal stacks are one object.
     """
 
-    __slots__ = ("above", "below", "learn", "state")
+    __slots__ = ("above", "below", "depth", "learn", "state")
 
     def __init__(
         self,
         state: int,
         below: _Configuration | None,
+        depth: int,
         learn: Callable[[_Configuration, str | None], _Learnt],
     ) -> None:
         super().__init__()
         self.state = state
         self.below = below
+        self.depth = depth  # the states below ``state``
         self.learn = learn
         self.above: dict[int, _Configuration] = {}
 
@@ -250,9 +267,10 @@ class _FastParser:
     Tokens come from one regular expression made from lark's terminals, in its lexer's order. Each
     configuration (stack of states) learns, the first time a terminal meets it, the configuration it
     leads to and a step compiled from the rules it reduces on the way, so that reading a token is
-    one dictionary lookup and at most one call. ``parse`` returns a ``_Fault`` for text with a
-    syntax error (an unknown character, a token that no action takes), and None for text it
-    leaves to lark.
+    one dictionary lookup and at most one call. Past what it keeps (stacks deeper than
+    ``_DEEPEST``, more configurations than ``_MAX_CONFIGURATIONS``), it follows lark's actions
+    on a plain stack of states. ``parse`` returns a ``_Fault`` for text with a syntax error (an
+    unknown character, a token that no action takes).
     """
 
     def __init__(self, parser: Lark) -> None:
@@ -284,12 +302,13 @@ class _FastParser:
         self.root = self.configuration(None, self.start_state)
 
     def parse(self, text: str) -> Any:
-        """The transformer's value for ``text``, its ``_Fault``, or None if lark must parse it."""
+        """The transformer's value for ``text``, or its ``_Fault``."""
         configuration: Any = self.root
         values: list[Any] = []
         match = None
+        matches = self.finditer(text)
         try:
-            for match in self.finditer(text):
+            for match in matches:
                 configuration, step = configuration[match.lastgroup]
                 if step is not None:
                     step(values, match)
@@ -297,17 +316,37 @@ class _FastParser:
             _, step = configuration[_END]
         except _Fallback:
             # ``configuration`` is still the one before the faulty token (or the end).
-            try:
-                return self.fault(text, configuration, match)
-            except _Forgotten:
-                return None
+            return self.fault(text, _stack(configuration), match)
         except _Forgotten:
-            return None
+            # Past what it keeps (nesting deeper than it learns, or more configurations than
+            # it remembers): the rest is read on a plain stack of states, learning nothing.
+            pending = matches if match is None else itertools.chain((match,), matches)
+            return self.parse_plainly(text, _stack(configuration), values, pending)
         return step(values, None)
 
-    def fault(self, text: str, configuration: _Configuration, match: Any) -> _Fault:
-        """The syntax error at ``match`` (None: the end of ``text``), met in ``configuration``,
-        as lark reports it: an unknown character, an unexpected token or the end."""
+    def parse_plainly(
+        self, text: str, stack: list[int], values: list[Any], matches: Iterator[Any]
+    ) -> Any:
+        """``parse`` from ``stack`` on, for the ``matches`` left: lark's actions followed token
+        by token, each step still compiled once."""
+        match = None
+        try:
+            for match in matches:
+                terminal = match.lastgroup
+                if terminal in self.ignore:
+                    continue
+                step = self.advance(stack, terminal)
+                if step is not None:
+                    step(values, match)
+            match = None
+            step = self.advance(stack, _END)
+        except _Fallback:
+            return self.fault(text, stack, match)
+        return step(values, None)
+
+    def fault(self, text: str, stack: list[int], match: Any) -> _Fault:
+        """The syntax error at ``match`` (None: the end of ``text``), met with ``stack``, as lark
+        reports it: an unknown character, an unexpected token or the end."""
         if match is None:
             pos, found = len(text), "unexpected end of the expression"
         elif match.lastgroup is None:
@@ -317,33 +356,65 @@ class _FastParser:
             pos, found = match.start(), f"unexpected {_spelt(match.lastgroup, match.group())}"
         terminals = frozenset(
             terminal
-            for terminal in self.states[configuration.state]
-            if terminal.isupper() and self.takes(configuration, terminal)
+            for terminal in self.states[stack[-1]]
+            if terminal.isupper() and self.takes(stack, terminal)
         )
         return _Fault(pos, found, terminals)
 
-    def takes(self, configuration: _Configuration, terminal: str) -> bool:
-        """Whether lark's parser in ``configuration`` takes ``terminal``: shifts it, after the
+    def takes(self, stack: list[int], terminal: str) -> bool:
+        """Whether lark's parser with ``stack`` takes ``terminal``: shifts it, after the
         reductions it calls for, or at the end reduces to the end state, as lark's
         ``InteractiveParser.accepts`` finds out."""
-        stack = []
-        below: _Configuration | None = configuration
-        while below is not None:
-            stack.append(below.state)
-            below = below.below
-        stack.reverse()
+        try:
+            self.walk(stack, terminal)
+        except _Fallback:
+            return False
+        return True
+
+    def advance(self, stack: list[int], terminal: str | None) -> Any:
+        """``stack`` after ``terminal``, changed in place, and the step for the values."""
+        action = self.states[stack[-1]].get(terminal) if terminal is not None else None
+        if action is not None and action[0] is Shift and terminal != _END:
+            stack.append(action[1])  # the most common action, without the walk
+            return self.step((), terminal)
+        reduced, kept, pushed = self.walk(stack, terminal)
+        del stack[kept:]
+        stack.extend(pushed)
+        return self.step(reduced, terminal)
+
+    def walk(
+        self, stack: list[int], terminal: str | None
+    ) -> tuple[tuple[Rule, ...], int, list[int]]:
+        """lark's actions for ``terminal`` on ``stack``, followed until it shifts (or accepts, at
+        the end): the rules reduced, how much of ``stack`` stays, the states pushed on it.
+
+        ``stack`` itself is left as it is: the walk costs what it reduces, not the depth.
+        """
+        reduced: list[Rule] = []
+        kept = len(stack)
+        pushed: list[int] = []
         while True:
-            action = self.states[stack[-1]].get(terminal)
+            top = pushed[-1] if pushed else stack[kept - 1]
+            action = self.states[top].get(terminal) if terminal is not None else None
             if action is None:
-                return False
-            kind, rule = action
+                raise _Fallback  # a syntax error
+            kind, argument = action
             if kind is Shift:
-                return True
-            if rule.expansion:
-                del stack[-len(rule.expansion) :]
-            stack.append(self.states[stack[-1]][rule.origin.name][1])
-            if terminal == _END and stack[-1] == self.end_state:
-                return True
+                if terminal == _END:
+                    raise _Fallback
+                pushed.append(argument)
+                break
+            rule: Rule = argument
+            reduced.append(rule)
+            popped = min(len(rule.expansion), len(pushed))
+            del pushed[len(pushed) - popped :]
+            kept -= len(rule.expansion) - popped
+            top = pushed[-1] if pushed else stack[kept - 1]
+            goto = self.states[top][rule.origin.name][1]
+            pushed.append(goto)
+            if terminal == _END and goto == self.end_state:
+                break
+        return tuple(reduced), kept, pushed
 
     def configuration(self, below: _Configuration | None, state: int) -> _Configuration:
         """The one configuration of ``state`` over ``below``."""
@@ -351,14 +422,17 @@ class _FastParser:
             found = below.above.get(state)
             if found is not None:
                 return found
+        depth = 0 if below is None else below.depth + 1
         self.configurations += 1
         if self.configurations > _MAX_CONFIGURATIONS:
-            # Forget them all (the parse under way is left to lark): memory stays bounded.
+            # Forget them all (the parse under way goes on plainly): memory stays bounded.
             self.configurations = 0
             self.steps, self.code = {}, {}
             self.root = self.configuration(None, self.start_state)
             raise _Forgotten
-        made = _Configuration(state, below, self.learn)
+        if depth > _DEEPEST:
+            raise _Forgotten  # each deeper stack would be learnt once, and met once
+        made = _Configuration(state, below, depth, self.learn)
         if below is not None:
             below.above[state] = made
         return made
@@ -374,36 +448,28 @@ class _FastParser:
         return learnt
 
     def follow(self, configuration: _Configuration, terminal: str | None) -> _Learnt:
-        """lark's actions for ``terminal`` from ``configuration``, followed until it shifts (or
-        accepts, at the end), and the step that does to the values what they do."""
-        reduced: list[Rule] = []
-        top = configuration
-        while True:
-            action = self.states[top.state].get(terminal) if terminal is not None else None
-            if action is None:
-                raise _Fallback  # a syntax error: lark describes it
-            kind, argument = action
-            if kind is Shift:
-                if terminal == _END:
-                    raise _Fallback
-                after: _Configuration | None = self.configuration(top, argument)
-                break
-            rule: Rule = argument
-            reduced.append(rule)
-            base = top
-            for _ in rule.expansion:
-                assert base.below is not None
-                base = base.below
-            goto = self.states[base.state][rule.origin.name][1]
-            if terminal == _END and goto == self.end_state:
-                after = None
-                break
-            top = self.configuration(base, goto)
-        key = (tuple(reduced), terminal)
+        """The configuration ``terminal`` leads to from ``configuration`` (None: the parse is
+        over), and the step that does to the values what the rules reduced on the way do."""
+        stack = _stack(configuration)
+        reduced, kept, pushed = self.walk(stack, terminal)
+        step = self.step(reduced, terminal)
+        if terminal == _END:
+            return None, step
+        after = configuration
+        for _ in range(len(stack) - kept):
+            assert after.below is not None
+            after = after.below
+        for state in pushed:
+            after = self.configuration(after, state)
+        return after, step
+
+    def step(self, reduced: tuple[Rule, ...], terminal: str | None) -> Any:
+        """The step for ``reduced`` then ``terminal``, compiled once."""
+        key = (reduced, terminal)
         step = self.steps.get(key)
         if step is None:
             self.steps[key] = step = self.compile(*key)
-        return after, step
+        return step
 
     def compile(self, reduced: tuple[Rule, ...], terminal: str | None) -> Any:
         """A function of the values and the match that reduces ``reduced`` and pushes the match
@@ -625,7 +691,7 @@ def parse_syntax(text: str, limits: Limits) -> Selection:
     if isinstance(read, _Fault):
         raise _syntax_error(text, read)
     selection: Selection | None = read
-    if selection is None:  # what the fast parser leaves to lark
+    if selection is None:  # a grammar the fast parser cannot read: lark parses
         failure = None
         try:
             selection = parser.parse(text)  # type: ignore[assignment]

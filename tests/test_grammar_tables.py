@@ -220,15 +220,46 @@ def _walk(text: str, selection: _grammar.Selection, limits: Limits) -> object:
 
 def test_configurations_are_forgotten_beyond_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hostile nesting makes a configuration per token: the fast parser keeps a bounded number,
-    and leaves the text that passes the bound to lark, which reads it the same."""
+    and reads the text that passes the bound on a plain stack, as lark does."""
     monkeypatch.setattr(_grammar, "_MAX_CONFIGURATIONS", 40)
     fast = _grammar._FastParser(_grammar._parser())
     deep = "a(" * 30 + "b" + ")" * 30
-    assert fast.parse(deep) is None
+    assert fast.parse(deep) == _grammar._parser().parse(deep)
     assert fast.configurations <= 40
-    assert parse_syntax(deep, Limits(max_depth=128)) == _grammar._parser().parse(deep)
     assert fast.parse("a(b(c)),d") == _grammar._parser().parse("a(b(c)),d")
     assert fast.configurations <= 40
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a(" * 200 + "b" + ")" * 200,
+        "a(" * 200 + "b" + ")" * 199,  # cut short
+        "a(" * 200 + "b" + ")" * 201,  # one too many
+        "-a/" * 200 + "b,c",
+        "a(" * 150 + "*(" * 50 + ")" * 200,  # an empty group, deep down
+        "a(" * 200 + "b" + ")" * 100 + ",`c" + ")" * 100,  # unterminated quote
+    ],
+)
+def test_text_nested_deeper_than_the_parser_learns_is_read_plainly(
+    monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    """Stacks deeper than ``_DEEPEST`` are met once: not learnt, read plainly, as lark reads
+    them, errors described alike."""
+    monkeypatch.setattr(_grammar, "_DEEPEST", 20)
+    fast = _grammar._FastParser(_grammar._parser())
+    assert _read(fast, text) == _lark_syntax(_grammar._parser(), text)
+    assert all(c.depth <= 20 for c in _learnt(fast.root))
+    _same_as_lark(text)
+
+
+def _learnt(root: _grammar._Configuration) -> list[_grammar._Configuration]:
+    found, stack = [], [root]
+    while stack:
+        configuration = stack.pop()
+        found.append(configuration)
+        stack.extend(configuration.above.values())
+    return found
 
 
 @pytest.mark.parametrize(
