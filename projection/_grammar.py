@@ -297,6 +297,10 @@ class _FastParser:
             if symbol.is_term and not _filtered(symbol)
         }
         self.steps: dict[tuple[tuple[Rule, ...], str | None], Any] = {}
+        # For the plain stack: how many top states the walks from a top state look at, and the
+        # walks by those states: (states popped, states pushed, step).
+        self.widths: dict[tuple[int, str | None], int] = {}
+        self.walks: dict[tuple[tuple[int, ...], str | None], tuple[int, tuple[int, ...], Any]] = {}
         self.code: dict[str, CodeType] = {}  # the steps' code by source: many share one
         self.configurations = 0
         self.root = self.configuration(None, self.start_state)
@@ -372,15 +376,30 @@ class _FastParser:
         return True
 
     def advance(self, stack: list[int], terminal: str | None) -> Any:
-        """``stack`` after ``terminal``, changed in place, and the step for the values."""
-        action = self.states[stack[-1]].get(terminal) if terminal is not None else None
-        if action is not None and action[0] is Shift and terminal != _END:
-            stack.append(action[1])  # the most common action, without the walk
-            return self.step((), terminal)
-        reduced, kept, pushed = self.walk(stack, terminal)
+        """``stack`` after ``terminal``, changed in place, and the step for the values.
+
+        A walk depends only on the states it looks at, the top ones: remembered by those (as
+        many as the widest walk from the same top state looked at), it is looked up after.
+        """
+        top = (stack[-1], terminal)
+        width = self.widths.get(top)
+        if width is not None:
+            found = self.walks.get((tuple(stack[-width:]), terminal))
+            if found is not None:
+                popped, pushed, step = found
+                del stack[len(stack) - popped :]
+                stack.extend(pushed)
+                return step
+        reduced, kept, grown = self.walk(stack, terminal)
+        step = self.step(reduced, terminal)
+        width = max(len(stack) - kept + 1, width or 0)
+        if len(self.walks) >= _MAX_CONFIGURATIONS:
+            self.walks.clear()  # bounded, as the configurations are
+        self.widths[top] = width
+        self.walks[tuple(stack[-width:]), terminal] = (len(stack) - kept, tuple(grown), step)
         del stack[kept:]
-        stack.extend(pushed)
-        return self.step(reduced, terminal)
+        stack.extend(grown)
+        return step
 
     def walk(
         self, stack: list[int], terminal: str | None

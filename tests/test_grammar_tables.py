@@ -253,6 +253,17 @@ def test_text_nested_deeper_than_the_parser_learns_is_read_plainly(
     _same_as_lark(text)
 
 
+@given(text=st.one_of(expressions, texts))
+def test_any_text_read_plainly_reads_as_lark_does(text: str) -> None:
+    """Learning almost nothing, the fast parser reads nearly every text on its plain stack (its
+    walks remembered by the top states they look at): the same syntax, the same errors."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_grammar, "_DEEPEST", 2)
+        fast = _grammar._FastParser(_grammar._parser())
+        for _ in range(2):  # the second time through what the first remembered
+            assert _read(fast, text) == _lark_syntax(_grammar._parser(), text)
+
+
 def _learnt(root: _grammar._Configuration) -> list[_grammar._Configuration]:
     found, stack = [], [root]
     while stack:
