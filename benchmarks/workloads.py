@@ -41,7 +41,7 @@ from benchmarks.contenders import (
     UnavailableError,
 )
 from benchmarks.results import Group, Measurement, Workload, measurement
-from projection import PayloadError, ProjectionLimitError
+from projection import ExpressionError, PayloadError, ProjectionLimitError, ProjectionSyntaxError
 from projection._projection import compiled
 from projection.kibo import CustomerAuthTicket, iter_sample_lines, sample_authtickets, sample_bytes
 
@@ -875,34 +875,73 @@ def _expression(length: int, blow_up: bool) -> str:
     return ",".join(items)
 
 
-def _parsing(text: str) -> projection.Projection | ProjectionLimitError:
+def _parsing(text: str) -> projection.Projection | ExpressionError:
     try:
         return projection.parse(text)
-    except ProjectionLimitError as error:
+    except ExpressionError as error:
         return error
 
 
-def _parse_check(refused: bool) -> Check:
+class _ExpressionFamily(NamedTuple):
+    """Hostile expressions: how to make one of n characters, and how it must be refused."""
+
+    label: str
+    make: Callable[[int], str]
+    refused: Callable[[ExpressionError, str], bool]
+
+
+def _cut_short(error: ExpressionError, text: str) -> bool:
+    return isinstance(error, ProjectionSyntaxError) and error.pos == len(text)
+
+
+_EXPRESSION_FAMILIES = (
+    _ExpressionFamily(
+        "canonical blow-up refused",
+        lambda length: _expression(length, True),
+        lambda error, _: (
+            isinstance(error, ProjectionLimitError) and "in canonical form" in str(error)
+        ),
+    ),
+    _ExpressionFamily(
+        "a name list cut short after its last comma",
+        lambda length: _expression(length - 1, False) + ",",
+        _cut_short,
+    ),
+    _ExpressionFamily(
+        "names nested n/2 deep, never closed",
+        lambda length: ("a(" * length)[:length],
+        _cut_short,
+    ),
+)
+
+
+def _parse_check(refused: Callable[[ExpressionError, str], bool] | None) -> Check:
+    """Friendly input (``refused`` None) parses; hostile input is refused as ``refused`` says."""
+
     def check(task: Task) -> None:
         for item in task.inputs:
             outcome = task.call(item)
-            if isinstance(outcome, ProjectionLimitError) != refused:
-                raise UnavailableError(f"{'accepted' if refused else 'refused'}: {outcome}")
-            if refused and "in canonical form" not in str(outcome):
-                raise UnavailableError(f"refused for another reason: {outcome}")
+            if refused is None:
+                if isinstance(outcome, ExpressionError):
+                    raise UnavailableError(f"refused: {outcome}")
+            elif not isinstance(outcome, ExpressionError) or not refused(outcome, item):
+                raise UnavailableError(f"not refused as it must be: {outcome}")
 
     return check
 
 
-def _expression_group(length: int, settings: Settings, progress: Progress) -> Group:
+def _expression_group(
+    family: _ExpressionFamily, length: int, settings: Settings, progress: Progress
+) -> Group:
     entries: dict[str, Entry] = {}
     for scale, label in enumerate(SIZES, start=1):
-        blow_up, names = _expression(scale * length, True), _expression(scale * length, False)
-        entries[hostile(label)] = (lambda: _parsing, [blow_up], _parse_check(True))
-        entries[friendly(label)] = (lambda: _parsing, [names], _parse_check(False))
+        hostile_text = family.make(scale * length)
+        names = _expression(scale * length, False)
+        entries[hostile(label)] = (lambda: _parsing, [hostile_text], _parse_check(family.refused))
+        entries[friendly(label)] = (lambda: _parsing, [names], _parse_check(None))
     sizes = {name: length * (2 if name.endswith("(2n)") else 1) for name in entries}
     return _group(
-        "canonical blow-up refused",
+        family.label,
         None,
         None,  # characters, not bytes: shown in calls/s
         _candidates(entries),
@@ -919,7 +958,9 @@ def hostile_input(settings: Settings, progress: Progress) -> Workload:
     size = (32 if settings.quick else 1024) << 10
     length = 1024
     groups = [_family_group(family, size, settings, progress) for family in _FAMILIES]
-    groups.append(_expression_group(length, settings, progress))
+    groups += [
+        _expression_group(family, length, settings, progress) for family in _EXPRESSION_FAMILIES
+    ]
     description = (
         f"Each family of hostile input against friendly input of the same size, timed in the "
         f"same rounds, at n = {size >> 10:,} KiB and 2n = {size >> 9:,} KiB: `p.project(data)` "
@@ -935,9 +976,10 @@ def hostile_input(settings: Settings, progress: Progress) -> Workload:
         f"closed at the end: projected); the array of tickets cut short (against it whole); "
         f"arrays of two numbers `[[1,2],[1,2],...]`; `1,{{}}` over and over in arrays 8 deep; "
         f"arrays `[1,{{}}]` side by side, two levels down. "
-        f"Last, `projection.parse` refusing an expression of n = "
-        f"{length:,} characters (and 2n) whose canonical form passes the limits (names and "
-        f"as many `-*/x` exclusions) against parsing a plain name list of the same length. "
+        f"Last, `projection.parse` refusing expressions of n = {length:,} characters (and "
+        f"2n) against parsing a plain name list of the same length: one whose canonical form "
+        f"passes the limits (names and as many `-*/x` exclusions), the name list ending in a "
+        f"comma, and `a(a(a(...` never closed (a syntax error at the end of each). "
         f"Each check: the output equals the reference's, or the refusal is where it must be."
     )
     return Workload(

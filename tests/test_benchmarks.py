@@ -89,6 +89,8 @@ def test_hostile_inputs_are_timed_against_friendly_ones_of_the_same_size(tmp_pat
         "a number and an object, side by side, arrays 8 deep",
         "arrays of a number and an object, two levels down",
         "canonical blow-up refused",
+        "a name list cut short after its last comma",
+        "names nested n/2 deep, never closed",
     ]
     names = ["hostile (n)", "friendly (n)", "hostile (2n)", "friendly (2n)"]
     for group in hostile["groups"]:
