@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from ._errors import OpenAPIError
-from .asgi import ASGIApp, Receive, ResponseFieldsMiddleware, Scope, Send
+from .asgi import ASGIApp, Message, Receive, ResponseFieldsMiddleware, Scope, Send
 from .kibo import anonymous_authtickets
 
 if TYPE_CHECKING:
@@ -133,7 +133,8 @@ class _Mock:
         if isinstance(outcome, _Refusal):
             await _error(send, scope, *outcome, application="AppDev")
             return
-        await self.routes["grant"]({**scope, "mock.found": outcome}, receive, send)
+        answer = _kibo_refusals(send, scope, "AppDev")
+        await self.routes["grant"]({**scope, "mock.found": outcome}, receive, answer)
 
     async def resource_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Any other request: its route's answer, once its method and its token are checked."""
@@ -152,7 +153,8 @@ class _Mock:
         elif isinstance(found, _Refusal):
             await _error(send, scope, *found)
         else:
-            await self.routes[route]({**scope, "mock.found": found}, receive, send)
+            answer = _kibo_refusals(send, scope, "Customer")
+            await self.routes[route]({**scope, "mock.found": found}, receive, answer)
 
     # -- the answers, each under the middleware ---------------------------------------------------
 
@@ -483,6 +485,39 @@ async def _not_allowed(
         allow,
         application=application,
     )
+
+
+def _kibo_refusals(send: Send, scope: Scope, application: str) -> Send:
+    """``send`` for a route under the middleware: its 400 for a bad ``responseFields`` (the only
+    400 there, the routes' own answers being 200) sent as a Kibo-style error, its position and
+    the expression in ``additionalErrorData``."""
+    refused = False
+
+    async def answer(message: Message) -> None:
+        nonlocal refused
+        if message["type"] == "http.response.start" and message["status"] == 400:
+            refused = True
+        elif refused:
+            problem = msgspec.json.decode(message["body"])
+            data = {
+                "name": "responseFields",
+                "expression": problem["expression"],
+                "pos": str(problem["pos"]),
+                "column": str(problem["column"]),
+            }
+            await _error(
+                send,
+                scope,
+                400,
+                "MISSING_OR_INVALID_PARAMETER",
+                problem["message"],
+                data,
+                application=application,
+            )
+        else:
+            await send(message)
+
+    return answer
 
 
 async def _error(

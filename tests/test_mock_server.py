@@ -192,13 +192,20 @@ def test_a_malformed_expression_answers_400_with_the_fault(port: int) -> None:
     with pytest.raises(ExpressionError) as raised:
         projection.parse(expression)
     assert reply.status == 400
-    assert reply.headers["content-type"] == "application/json"
+    assert reply.headers["content-type"] == "application/json; charset=utf-8"
     assert int(reply.headers["content-length"]) == len(reply.body)
+    # Kibo-style, as the server's other errors are.
     assert reply.json() == {
         "message": raised.value.message,
-        "pos": len(expression),
-        "column": len(expression) + 1,
-        "expression": expression,
+        "errorCode": "MISSING_OR_INVALID_PARAMETER",
+        "applicationName": "Customer",
+        "additionalErrorData": [
+            {"name": "name", "value": "responseFields"},
+            {"name": "expression", "value": expression},
+            {"name": "pos", "value": str(len(expression))},
+            {"name": "column", "value": str(len(expression) + 1)},
+        ],
+        "items": [],
     }
 
 
