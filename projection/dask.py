@@ -345,8 +345,7 @@ def _project_part(
         lines_in=block.breaks + (size > 0 and data[size - 1] != ord("\n")),
         lines_out=output.count(b"\n"),
         bytes_out=len(output),
-        # Without their tracebacks, which hold the block's frame and so its data.
-        rejected=[(number, error.with_traceback(None)) for number, error in block.rejected],
+        rejected=block.rejected,  # ``detached`` errors: they hold none of the block's frames
     )
 
 
