@@ -145,13 +145,15 @@ def _project_lines(
             yield projected
 
 
-def then_rejected(blocks: Iterable[Block], on_error: ErrorHandler | None) -> Iterator[Block]:
-    """Each block, then its rejected lines, numbered across blocks: raised, or handed on.
+def then_rejected(
+    blocks: Iterable[Block], on_error: ErrorHandler | None, lines_before: int = 0
+) -> Iterator[Block]:
+    """Each block, then its rejected lines, numbered across blocks, after ``lines_before``
+    lines that come before the first block: raised, or handed on.
 
     Asked for the next block, it first deals with the last one's rejected lines: what came
     before an invalid line is written before the error is raised.
     """
-    lines_before = 0
     for block in blocks:
         yield block
         for number, error in block.rejected:

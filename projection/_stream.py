@@ -11,7 +11,7 @@ import contextlib
 import itertools
 import os
 from collections.abc import Callable, Generator, Iterator
-from typing import IO, Final, Literal
+from typing import IO, Final, Literal, NamedTuple
 
 import msgspec
 
@@ -66,8 +66,9 @@ def project_stream(
     raises after what came before it is written.
     """
     # ``_bulk.BLOCK_BYTES`` is read where it is used, so that tests can make blocks small.
-    first, skipped = _head(source)
-    if not first.strip(JSON_WHITE_SPACE):
+    head = _head(source)
+    first = head.line
+    if not first:
         return
     if layout == "auto" and not _looks_like_a_line(first):
         more = source.read(_bulk.BLOCK_BYTES)
@@ -75,7 +76,9 @@ def project_stream(
         ended = len(more) < _bulk.BLOCK_BYTES
         layout = "json" if _is_one_document(first, ended=ended) else "ndjson"
     if layout == "json":
-        data = first + source.read()
+        # The blank lines skipped come back as spaces, white space to the decoder as they were:
+        # the byte an error names is where it is in the input.
+        data = b" " * head.blank_bytes + first + source.read()
         with collector_paused():
             projected = compiled.project(data)
         sink.write(projected.rstrip(b"\r\n") + b"\n")
@@ -85,7 +88,7 @@ def project_stream(
     keep_going = on_error is not None
     inputs: Iterator[Lines]
     if path is not None and os.path.isfile(path):
-        inputs = file_ranges(path, skipped)  # each process reads its own ranges of the file
+        inputs = file_ranges(path, head.start)  # each process reads its own ranges of the file
         # No more processes than the file has blocks: the others would only start and stop.
         workers = max(1, min(workers, -(-os.path.getsize(path) // _bulk.BLOCK_BYTES)))
     else:
@@ -100,10 +103,10 @@ def project_stream(
         blocks = (read_and_project(compiled, lines, keep_going, buffer) for lines in inputs)
     else:
         blocks = project_in_workers(compiled, inputs, workers, keep_going)
-    done = 0
+    done = head.blank_bytes
     # Closed on the way out, however it is left: workers stop now, not when collected.
     with contextlib.closing(blocks):
-        for block in then_rejected(blocks, on_error):
+        for block in then_rejected(blocks, on_error, lines_before=head.blank_lines):
             sink.write(block.output)
             done += block.size
             if progress is not None:
@@ -158,16 +161,27 @@ def _complaint(data: bytes) -> str | None:
     return None
 
 
-def _head(source: IO[bytes]) -> tuple[bytes, int]:
-    """The blank lines that start ``source`` and its first other line; bytes skipped before them.
+class _Head(NamedTuple):
+    """How the input starts: blank lines, then the first line that holds something."""
+
+    line: bytes  # b"" if there is none
+    start: int  # where ``line`` starts, past a byte order mark and the blank lines
+    blank_bytes: int
+    blank_lines: int
+
+
+def _head(source: IO[bytes]) -> _Head:
+    """The first line of ``source`` that is not blank, read past the blank lines before it,
+    which are counted, not kept: each of them kept on its own took 90 bytes a byte, measured.
 
     A byte order mark is skipped; gzip-compressed input is refused with a hint.
     """
-    head = source.readline()
-    skipped = input_start(head, "decompress it first (gunzip -c FILE | projection apply ...)")
-    lines = [head[skipped:]]
-    # Each line looked at once: stripping all that was read so far at every line would cost
-    # the square of the number of blank lines.
-    while lines[-1] and not lines[-1].strip(JSON_WHITE_SPACE):
-        lines.append(source.readline())
-    return b"".join(lines), skipped
+    line = source.readline()
+    start = input_start(line, "decompress it first (gunzip -c FILE | projection apply ...)")
+    line = line[start:]
+    blank_bytes = blank_lines = 0
+    while line and not line.strip(JSON_WHITE_SPACE):
+        blank_bytes += len(line)
+        blank_lines += 1
+        line = source.readline()
+    return _Head(line, start + blank_bytes, blank_bytes, blank_lines)

@@ -36,7 +36,7 @@ import projection
 from projection import PayloadError, _bulk, _workers
 from projection._bulk import Block, InFile
 from projection._compile import Compiled
-from projection._stream import project_stream
+from projection._stream import Layout, project_stream
 from projection.kibo import iter_sample_lines
 from tests import internals
 from tests.strategies import expressions, keys, objects
@@ -734,3 +734,61 @@ def test_rejected_lines_are_freed_block_by_block_without_the_collector(
     assert rejected == 40_000
     # A block in flight: its bytes, its lines, each one's error, the copies they are made of.
     assert peak < 16 * _bulk.BLOCK_BYTES
+
+
+# Leading blank lines, 200,000 of them, as white space of every kind.
+BLANK_LINES = b"\n \t\r\n" * 100_000
+
+
+def peak_of_stream(
+    data: bytes, tmp_path: Path, *, from_file: bool, layout: Layout
+) -> tuple[bytes, list[PayloadError], int]:
+    """``data`` projected by ``project_stream`` from a file, each rejected line, and the most
+    memory the run held at once."""
+    path = tmp_path / "input"
+    path.write_bytes(data)
+    compiled = internals.compiled(projection.parse("a"))
+    rejected: list[PayloadError] = []
+    sink = io.BytesIO()
+    tracemalloc.start()
+    try:
+        with path.open("rb") as source:
+            project_stream(
+                compiled,
+                source,
+                sink,
+                path=str(path) if from_file else None,
+                on_error=rejected.append,
+                layout=layout,
+            )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return sink.getvalue(), rejected, peak
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("from_file", [True, False], ids=["file", "stream"])
+@pytest.mark.parametrize("layout", ["auto", "ndjson"])
+def test_leading_blank_lines_are_counted_not_kept(
+    tmp_path: Path, from_file: bool, layout: Layout
+) -> None:
+    data = BLANK_LINES + b'{"a": 1, "b": 2}\n{"a": }\n'
+    output, rejected, peak = peak_of_stream(data, tmp_path, from_file=from_file, layout=layout)
+    assert output == b'{"a":1}\n'
+    assert [(error.line, error.pos) for error in rejected] == [(200_002, 6)]
+    assert peak < 8 * _bulk.BLOCK_BYTES  # a block's worth, however many blank lines
+
+
+def test_a_document_after_blank_lines_is_read_without_them_and_refused_at_its_byte(
+    tmp_path: Path,
+) -> None:
+    output, _, peak = peak_of_stream(
+        BLANK_LINES + b'{"a": 1, "b": 2}\n', tmp_path, from_file=True, layout="json"
+    )
+    assert output == b'{"a":1}\n'
+    assert peak < 4 * len(BLANK_LINES)  # the document, read whole, and its copies
+    data = BLANK_LINES + b'{"a": 1}\n{"a": 2}\n'
+    with pytest.raises(PayloadError) as raised:
+        peak_of_stream(data, tmp_path, from_file=True, layout="json")
+    assert raised.value.pos == data.index(b'{"a": 2}')
