@@ -27,6 +27,7 @@ try:
     import fsspec
     from dask.diagnostics import ProgressBar
     from dask.utils import parse_bytes
+    from fsspec.compression import compr
     from fsspec.core import OpenFile, get_fs_token_paths
     from fsspec.implementations.local import LocalFileSystem
     from fsspec.utils import compressions, infer_compression
@@ -120,7 +121,8 @@ def project_ndjson(
 
     ``source``: a path, a glob or a list of them, any fsspec URL (``s3://...`` with s3fs); each
     file is taken once, in sorted order, its compression inferred from its name (``.gz``,
-    ``.bz2``, ``.xz``, ...). A file is cut into blocks of about ``blocksize`` bytes (``None``:
+    ``.bz2``, ``.xz``, ...): one that does not decompress is a ``PayloadError`` that names it,
+    whatever ``on_error`` says. A file is cut into blocks of about ``blocksize`` bytes (``None``:
     not cut), one part each; a compressed file cannot be cut, and is one block.
     ``compression`` is the parts': ``"infer"`` compresses them as the input files are when they
     all are alike, ``None`` not at all, or a codec fsspec knows (``"gzip"``:
@@ -324,17 +326,18 @@ def _project_part(
     codec: str | None,
 ) -> _Part:
     """Project a block of ``file`` into the part named ``part``, as ``projection apply`` does."""
-    data, size = _read(source)
-    read = size
-    if source.start == 0:
-        # Its first line, as apply reads it.
-        head = bytes(memoryview(data)[: data.find(b"\n", 0, size) + 1 or size])
-        try:
+    try:
+        data, size = _read(source)
+        skipped = 0
+        if source.start == 0:
+            # Its first line, as apply reads it.
+            head = bytes(memoryview(data)[: data.find(b"\n", 0, size) + 1 or size])
             skipped = input_start(head, _GZIP_HINT)
-        except PayloadError as error:
-            raise PayloadError(f"{file}: {error}", pos=error.pos) from None
-        if skipped:  # a copy, once for a file that starts with a byte order mark
-            data, size = data[skipped:size], size - skipped
+    except PayloadError as error:  # the file's as a whole, not a line's
+        raise PayloadError(f"{file}: {error}", pos=error.pos) from None
+    read = size
+    if skipped:  # a copy, once for a file that starts with a byte order mark
+        data, size = data[skipped:size], size - skipped
     block = project_block(_compiled(projection), data, size, keep_going)
     output = bytes(block.output)  # already bytes: a block projected here is never a view
     with OpenFile(fs, part, mode="wb", compression=codec) as sink:
@@ -357,11 +360,13 @@ _kept = threading.local()
 
 def _read(source: _Source) -> tuple[bytes | bytearray, int]:
     """The block's bytes and how many: a range read into the start of this thread's buffer,
-    which the next range read replaces; a whole file into memory of its own."""
+    which the next range read replaces; a whole file into memory of its own, decompressed.
+
+    A file that does not decompress is a ``PayloadError``.
+    """
     fs, path, _, start, end, codec = source
     if end is None:
-        with fs.open(path, "rb", compression=codec) as whole:
-            data: bytes = whole.read()
+        data = _decompressed(fs.cat_file(path), codec)
         return data, len(data)
     with fs.open(path, "rb") as file:
         begin = _line_start(file, start, end)
@@ -372,6 +377,28 @@ def _read(source: _Source) -> tuple[bytes | bytearray, int]:
         if buffer is None:
             buffer = _kept.buffer = bytearray()
         return buffer, read_range(file, begin, size, buffer)
+
+
+def _decompressed(data: bytes, codec: str | None) -> bytes:
+    """``data`` decompressed with ``codec`` (None: ``data`` itself); a ``PayloadError`` if it
+    is not data of that codec.
+
+    Decompressed from memory, read whole first (beside what it decompresses to, it is most
+    often a fraction of it): whatever fails here is the data's fault, whichever exception its
+    codec raises (``gzip`` alone raises three), while an error of the storage stays itself.
+    """
+    if codec is None:
+        return data
+    try:
+        with compr[codec](io.BytesIO(data), mode="rb") as file:
+            decompressed: bytes = file.read()
+    except MemoryError:
+        raise  # too big, not invalid
+    except Exception as error:
+        raise PayloadError(
+            f"not valid {codec} data, as its name says it is ({type(error).__name__}: {error})"
+        ) from None
+    return decompressed
 
 
 def _line_start(file: AbstractBufferedFile, position: int, limit: int | None = None) -> int:

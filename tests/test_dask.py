@@ -12,6 +12,7 @@ compiled projection it runs on (``tests/internals.py``), as the expected output.
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import gzip
 import io
@@ -290,6 +291,27 @@ def test_a_projection_parsed_with_a_schema_travels_to_the_workers(
     assert _joined(report.parts) == b"".join(parsed.project_lines(path.read_bytes()))
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("cut.ndjson.gz", gzip.compress(b'{"a": 1}\n' * 100)[:20]),
+        ("plain.ndjson.gz", b'{"a": 1}\n'),
+        ("cut.ndjson.bz2", bz2.compress(b'{"a": 1}\n' * 100)[:20]),
+        ("plain.ndjson.xz", b'{"a": 1}\n'),
+    ],
+)
+def test_a_file_that_does_not_decompress_is_refused_by_name(
+    client: Client, tmp_path: Path, name: str, content: bytes
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    codec = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}[path.suffix]
+    # Refused whatever on_error says: it is the file that is invalid, not a line of it.
+    with pytest.raises(PayloadError) as caught:
+        project_ndjson(path, tmp_path / "out", EXPRESSION, client=client, on_error="skip")
+    assert str(caught.value).startswith(f"{path}: not valid {codec} data")
+
+
 @pytest.mark.parametrize("text", ["a(", "-a(b)", "a" * 5000])
 def test_expression_errors_pickle_once_distributed_is_loaded(text: str) -> None:
     # Loaded, distributed makes pickling carry errors' tracebacks and contexts (to raise a
@@ -520,6 +542,16 @@ def test_the_command_line_on_a_scheduler_and_two_workers(tmp_path: Path) -> None
     assert failed.returncode == 1
     file, line = rejected[0]
     assert failed.stderr.decode().startswith(f"projection: {file}: line {line}: ")
+
+
+def test_the_command_line_names_a_file_that_does_not_decompress(tmp_path: Path) -> None:
+    path = tmp_path / "cut.ndjson.gz"
+    path.write_bytes(gzip.compress(b"".join(_lines(40)))[:-20])
+    result = _apply(str(path), "--dask", "-w", "1", "-o", str(tmp_path / "out"))
+    assert (result.returncode, result.stdout) == (1, b"")
+    errors = result.stderr.decode()
+    assert errors.splitlines()[-1].startswith(f"projection: {path}: not valid gzip data")
+    assert "Traceback (most recent call last)" not in errors
 
 
 def test_the_command_line_on_a_cluster_of_its_own(tmp_path: Path) -> None:
