@@ -15,7 +15,7 @@ import stat
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, TextIO
 
 import orjson
 
@@ -107,12 +107,16 @@ def _run_command(arguments: argparse.Namespace, hint: str | None) -> int:
     """Run the subcommand ``arguments`` name; returns the exit status."""
     try:
         status: int = arguments.run(arguments)
+        if sys.stdout is not None:  # None: started without one (``>&-``)
+            sys.stdout.flush()  # here, where a reader gone away is told, rather than at exit
     except ProjectionError as error:
         print(f"projection: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:
-        # The reader went away (``| head``): stop quietly, as Unix tools do.
-        sys.stderr.close()
+        # The reader went away (``| head``): stop quietly, as Unix tools do. Whichever stream
+        # it read, nothing more is to be said.
+        for stream in (sys.stdout, sys.stderr):
+            _reader_gone(stream)
         return 0
     except KeyboardInterrupt:
         # Ctrl-C: stop without a traceback, with the status shells give it (128 + SIGINT).
@@ -123,6 +127,19 @@ def _run_command(arguments: argparse.Namespace, hint: str | None) -> int:
             print(f"projection: note: {hint}", file=sys.stderr)
         return 2
     return status
+
+
+def _reader_gone(stream: TextIO | None) -> None:
+    """Send what ``stream`` still holds, and anything written to it later, to nowhere: its
+    reader went away. Flushed at exit, it would fail again, and make the status 120."""
+    if stream is None:  # started without it (``>&-``)
+        return
+    with contextlib.suppress(OSError, ValueError):  # not a real file (captured), or closed
+        nowhere = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(nowhere, stream.fileno())
+        finally:
+            os.close(nowhere)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -698,16 +715,22 @@ def _apply(arguments: argparse.Namespace) -> int:
             source = stack.enter_context(open(arguments.file, "rb"))
             total = os.fstat(source.fileno()).st_size
         progress = stack.enter_context(_Progress(total)) if sys.stderr.isatty() else None
-        project_stream(
-            compiled(projection),
-            source,
-            sys.stdout.buffer,
-            path=arguments.file,
-            workers=arguments.workers or 1,
-            on_error=None if arguments.on_error == "fail" else rejected,
-            progress=progress,
-            layout=arguments.format,
-        )
+        try:
+            project_stream(
+                compiled(projection),
+                source,
+                sys.stdout.buffer,
+                path=arguments.file,
+                workers=arguments.workers or 1,
+                on_error=None if arguments.on_error == "fail" else rejected,
+                progress=progress,
+                layout=arguments.format,
+            )
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader went away (``| head``): the run stops there, quietly, as Unix tools
+            # do, but says which lines it rejected before, and ends with their status.
+            _reader_gone(sys.stdout)
     return rejected.summarize()
 
 
@@ -750,7 +773,7 @@ class _Rejected:
         if len(self.first_lines) < self._SHOWN:
             self.first_lines.append(line)
         if self.report:
-            print(f"projection: {message}", file=sys.stderr)
+            _say(message)
 
     def summarize(self) -> int:
         """Say how many lines were rejected; the exit status is 1 if any was."""
@@ -758,11 +781,17 @@ class _Rejected:
         if not count:
             return 0
         shown = ", ".join(self.first_lines) + (", ..." if count > self._SHOWN else "")
-        print(
-            f"projection: rejected {count} invalid line{'s' if count > 1 else ''}: {shown}",
-            file=sys.stderr,
-        )
+        _say(f"rejected {count} invalid line{'s' if count > 1 else ''}: {shown}")
         return 1
+
+
+def _say(message: str) -> None:
+    """Print ``message`` on stderr, unless its reader went away (``2>&1 | head``): then it, and
+    all that follows, goes nowhere, and the run goes on to its status."""
+    try:
+        print(f"projection: {message}", file=sys.stderr)
+    except BrokenPipeError:
+        _reader_gone(sys.stderr)
 
 
 def _apply_on_dask(arguments: argparse.Namespace, projection: Projection) -> int:

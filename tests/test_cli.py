@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -542,3 +543,53 @@ def test_check_misusing_the_document_options_exits_with_status_2(
     result = run("check", "id", *arguments)
     assert result.returncode == 2
     assert result.stderr.decode() == f"projection: {message}\n"
+
+
+def run_for_a_reader_gone(path: Path, *options: str, together: bool = False) -> Outcome:
+    """``projection apply a FILE`` with stdout a pipe its reader closed before anything was
+    written, as ``| head -c 0`` does; stderr read, or the same pipe (``together``)."""
+    # Stdout buffered, as users have it.
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    command = [sys.executable, "-m", "projection", "apply", "a", str(path), *options]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if together else subprocess.PIPE,
+        env=environment,
+    )
+    assert process.stdout is not None
+    process.stdout.close()
+    _, errors = process.communicate(timeout=60)
+    return Outcome(process.returncode, b"", (errors or b"").decode())
+
+
+@pytest.mark.parametrize("mode", ["skip", "report"])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # A block of invalid lines, then output: the write that finds the reader gone comes
+        # after they were rejected.
+        [b'{"a": "%b"\n' % (b"x" * 200)] * (BLOCK_BYTES // 200) + [b'{"a": 1}\n'] * 100_000,
+        # Output small enough to wait in stdout's buffer until the end.
+        [b'{"a":\n', b'{"a": 1}\n'],
+    ],
+    ids=["written", "flushed"],
+)
+def test_a_reader_gone_stops_the_run_quietly_with_the_status_of_the_lines_rejected(
+    tmp_path: Path, mode: str, lines: list[bytes]
+) -> None:
+    path = tmp_path / "input.ndjson"
+    path.write_bytes(b"".join(lines))
+    result = run_for_a_reader_gone(path, "--format", "ndjson", "--on-error", mode)
+    assert result.status == 1
+    said = result.err.splitlines()
+    assert all(line.startswith("projection: ") for line in said)  # nothing of the pipe
+    assert said[-1].startswith("projection: rejected ")
+
+
+def test_a_reader_of_both_outputs_gone_leaves_the_status_of_the_lines_rejected(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "input.ndjson"
+    path.write_bytes(b'{"a":\n{"a": 1}\n')
+    assert run_for_a_reader_gone(path, "--on-error", "report", together=True).status == 1
