@@ -462,6 +462,19 @@ def _misuse(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
+def _standard(stream: TextIO | None, name: str, instead: str) -> TextIO:
+    """``stream``, the standard stream ``name`` the command needs; misuse if the command was
+    started without it (``>&-``), which Python gives as None. ``instead`` says what to do."""
+    if stream is None:
+        _misuse(f"{name} is closed, and the command needs it: {instead}")
+    return stream
+
+
+def _stdout() -> TextIO:
+    """stdout, where check, sample and apply write; misuse if the command has none."""
+    return _standard(sys.stdout, "stdout", "send the output to a file, or to /dev/null")
+
+
 def _schema(arguments: argparse.Namespace) -> Any:
     """The Struct type the options name (``None`` for none); misuse exits with status 2."""
     document: str | None = getattr(arguments, "openapi", None)
@@ -542,6 +555,7 @@ def _utf8(expression: str) -> str:
 
 def _check(arguments: argparse.Namespace) -> int:
     projection = _parse(arguments)
+    output = _stdout()
     try:
         paths: list[str] | None = projection.paths()
     except ValueError:
@@ -553,12 +567,12 @@ def _check(arguments: argparse.Namespace) -> int:
             "paths": paths,
             "tree": _mask_json(mask_of(projection)),
         }
-        sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_APPEND_NEWLINE))
+        output.buffer.write(orjson.dumps(report, option=orjson.OPT_APPEND_NEWLINE))
         return 0
-    print(str(projection) or "(empty: the whole document)")
-    print("\n".join(_draw(mask_of(projection))))
+    print(str(projection) or "(empty: the whole document)", file=output)
+    print("\n".join(_draw(mask_of(projection))), file=output)
     if paths is not None:
-        print("paths: " + ", ".join(paths))
+        print("paths: " + ", ".join(paths), file=output)
     return 0
 
 
@@ -606,8 +620,8 @@ def _verdict(mask: Mask) -> str:
 def _sample(arguments: argparse.Namespace) -> int:
     from . import kibo
 
+    output = _stdout().buffer
     lines = kibo.iter_sample_lines(arguments.n, seed=arguments.seed)
-    output = sys.stdout.buffer
     if arguments.format == "ndjson":
         output.writelines(lines)
         return 0
@@ -698,7 +712,11 @@ def _apply(arguments: argparse.Namespace) -> int:
     if arguments.dask is not None:
         return _apply_on_dask(arguments, projection)
     arguments.file = arguments.files[0] if arguments.files else None
-    if arguments.file is None and sys.stdin.isatty():
+    output = _stdout()
+    if (
+        arguments.file is None
+        and _standard(sys.stdin, "stdin", "name a FILE, or pipe the input in").isatty()
+    ):
         print(
             "projection apply: reading JSON from the terminal; pipe a file in or name one:\n"
             "  projection apply EXPR FILE\n  cat tickets.ndjson | projection apply EXPR",
@@ -706,7 +724,7 @@ def _apply(arguments: argparse.Namespace) -> int:
         )
         return 2
     rejected = _Rejected(report=arguments.on_error == "report")
-    for stream in (sys.stdin, sys.stdout):
+    for stream in (sys.stdin, output):
         _widen_pipe(stream)
     with contextlib.ExitStack() as stack:
         if arguments.file is None:
@@ -719,18 +737,18 @@ def _apply(arguments: argparse.Namespace) -> int:
             project_stream(
                 compiled(projection),
                 source,
-                sys.stdout.buffer,
+                output.buffer,
                 path=arguments.file,
                 workers=arguments.workers or 1,
                 on_error=None if arguments.on_error == "fail" else rejected,
                 progress=progress,
                 layout=arguments.format,
             )
-            sys.stdout.flush()
+            output.flush()
         except BrokenPipeError:
             # The reader went away (``| head``): the run stops there, quietly, as Unix tools
             # do, but says which lines it rejected before, and ends with their status.
-            _reader_gone(sys.stdout)
+            _reader_gone(output)
     return rejected.summarize()
 
 

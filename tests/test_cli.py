@@ -7,6 +7,7 @@ size (``projection._bulk.BLOCK_BYTES``), to make input that spans several blocks
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import os
@@ -593,3 +594,32 @@ def test_a_reader_of_both_outputs_gone_leaves_the_status_of_the_lines_rejected(
     path = tmp_path / "input.ndjson"
     path.write_bytes(b'{"a":\n{"a": 1}\n')
     assert run_for_a_reader_gone(path, "--on-error", "report", together=True).status == 1
+
+
+@pytest.mark.parametrize(
+    ("words", "closed"),
+    [
+        (["apply", "a", "FILE"], "stdout"),
+        (["apply", "a"], "stdin"),
+        (["sample"], "stdout"),
+        (["check", "a"], "stdout"),
+        (["check", "a", "--json"], "stdout"),
+    ],
+)
+def test_a_closed_standard_stream_the_command_needs_is_misuse(
+    tmp_path: Path, words: list[str], closed: str
+) -> None:
+    path = tmp_path / "input.ndjson"
+    path.write_bytes(b'{"a": 1}\n')
+    descriptor = {"stdin": 0, "stdout": 1}[closed]
+    operands = [str(path) if word == "FILE" else word for word in words]
+    result = subprocess.run(
+        [sys.executable, "-m", "projection", *operands],
+        # Started without it, as ``>&-`` or ``<&-`` start it.
+        preexec_fn=functools.partial(os.close, descriptor),
+        stderr=subprocess.PIPE,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith(f"projection: {closed} is closed")
