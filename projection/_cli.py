@@ -104,34 +104,64 @@ def _arguments(
 
 
 def _run_command(arguments: argparse.Namespace, hint: str | None) -> int:
-    """Run the subcommand ``arguments`` name; returns the exit status."""
+    """Run the subcommand ``arguments`` name; returns the exit status, once what it wrote is
+    out (``_flushed``)."""
     try:
         status: int = arguments.run(arguments)
-        if sys.stdout is not None:  # None: started without one (``>&-``)
-            sys.stdout.flush()  # here, where a reader gone away is told, rather than at exit
     except ProjectionError as error:
         print(f"projection: {error}", file=sys.stderr)
-        return 1
+        status = 1
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, as Unix tools do. Whichever stream
         # it read, nothing more is to be said.
         for stream in (sys.stdout, sys.stderr):
-            _reader_gone(stream)
+            _dropped(stream)
         return 0
     except KeyboardInterrupt:
         # Ctrl-C: stop without a traceback, with the status shells give it (128 + SIGINT).
         return 130
-    except OSError as error:  # a FILE that cannot be read
-        print(f"projection: {error.strerror}: {error.filename}", file=sys.stderr)
-        if hint:
-            print(f"projection: note: {hint}", file=sys.stderr)
-        return 2
+    except OSError as error:
+        return _failed(error, hint)
+    return _flushed(status)
+
+
+def _flushed(status: int) -> int:
+    """``status``, once what the command wrote to stdout is out: flushed here, where a failure
+    is told, rather than at exit, where Python makes it status 120. A reader gone away leaves
+    the status as it is."""
+    try:
+        if sys.stdout is not None:  # None: started without one (``>&-``)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _dropped(sys.stdout)
+    except OSError as error:
+        return _failed(error, None)  # a hint on EXPR would be off the point here
     return status
 
 
-def _reader_gone(stream: TextIO | None) -> None:
+def _failed(error: OSError, hint: str | None) -> int:
+    """Say ``error``, a FILE that cannot be read or an output that cannot be written; status 2.
+
+    What stdout still holds is dropped: the output is cut short either way, and where it is
+    stdout that failed, flushed at exit it would fail again.
+    """
+    print(f"projection: {_described(error)}", file=sys.stderr)
+    if hint:
+        print(f"projection: note: {hint}", file=sys.stderr)
+    _dropped(sys.stdout)
+    return 2
+
+
+def _described(error: OSError) -> str:
+    """``error`` as the command says it: what went wrong, then the file, where it names one."""
+    what = error.strerror or str(error) or type(error).__name__
+    return what if error.filename is None else f"{what}: {error.filename}"
+
+
+def _dropped(stream: TextIO | None) -> None:
     """Send what ``stream`` still holds, and anything written to it later, to nowhere: its
-    reader went away. Flushed at exit, it would fail again, and make the status 120."""
+    reader went away, or it cannot be written. Flushed at exit, it would fail again, and make
+    the status 120."""
     if stream is None:  # started without it (``>&-``)
         return
     with contextlib.suppress(OSError, ValueError):  # not a real file (captured), or closed
@@ -744,11 +774,10 @@ def _apply(arguments: argparse.Namespace) -> int:
                 progress=progress,
                 layout=arguments.format,
             )
-            output.flush()
         except BrokenPipeError:
             # The reader went away (``| head``): the run stops there, quietly, as Unix tools
             # do, but says which lines it rejected before, and ends with their status.
-            _reader_gone(output)
+            _dropped(output)
     return rejected.summarize()
 
 
@@ -809,7 +838,7 @@ def _say(message: str) -> None:
     try:
         print(f"projection: {message}", file=sys.stderr)
     except BrokenPipeError:
-        _reader_gone(sys.stderr)
+        _dropped(sys.stderr)
 
 
 def _apply_on_dask(arguments: argparse.Namespace, projection: Projection) -> int:
@@ -835,7 +864,8 @@ def _apply_on_dask(arguments: argparse.Namespace, projection: Projection) -> int
                 client = stack.enter_context(Client(arguments.dask))
             except OSError as error:
                 print(
-                    f"projection apply: no Dask scheduler answers at {arguments.dask}: {error}",
+                    f"projection apply: no Dask scheduler answers at {arguments.dask}: "
+                    f"{_described(error)}",
                     file=sys.stderr,
                 )
                 return 2

@@ -7,6 +7,7 @@ size (``projection._bulk.BLOCK_BYTES``), to make input that spans several blocks
 
 from __future__ import annotations
 
+import errno
 import functools
 import gzip
 import io
@@ -623,3 +624,40 @@ def test_a_closed_standard_stream_the_command_needs_is_misuse(
     )
     assert result.returncode == 2
     assert result.stderr.decode().startswith(f"projection: {closed} is closed")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("buffered", [True, False])
+@pytest.mark.parametrize(
+    "words",
+    [["apply", "a", "FILE"], ["apply", "a", "FILE", "--on-error", "skip"], ["sample"]],
+)
+def test_an_output_that_cannot_be_written_is_said_once_with_status_2(
+    tmp_path: Path, words: list[str], buffered: bool
+) -> None:
+    path = tmp_path / "input.ndjson"
+    path.write_bytes(b'{"a": 1}\n')
+    operands = [str(path) if word == "FILE" else word for word in words]
+    environment = dict(os.environ)
+    if buffered:  # as users have it: the output waits in a buffer until the end
+        environment.pop("PYTHONUNBUFFERED", None)
+    else:
+        environment["PYTHONUNBUFFERED"] = "1"
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "projection", *operands],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=environment,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert result.stderr.decode() == f"projection: {os.strerror(errno.ENOSPC)}\n"
+
+
+def test_a_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.ndjson"
+    result = run("apply", "a", str(missing))
+    assert result.returncode == 2
+    assert result.stderr.decode() == f"projection: {os.strerror(errno.ENOENT)}: {missing}\n"
