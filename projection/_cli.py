@@ -1,7 +1,9 @@
 """The ``projection`` command: check expressions, project JSON and NDJSON, sample tickets, mock.
 
 Every subcommand only calls the public core. Exit status: 0 on success, 1 when an expression or
-a payload is rejected (the error, with its caret, goes to stderr), 2 on misuse of the command.
+a payload is rejected (the error, with its caret, goes to stderr), 2 on misuse of the command, or
+where it cannot do its work: a FILE it cannot read, an output it cannot write, a worker process
+that dies.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ._errors import ExpressionError, PayloadError, ProjectionError
 from ._mask import DROP, WHOLE, Mask, Node
 from ._projection import Projection, compiled, mask_of, parse
 from ._stream import project_stream
+from ._workers import WorkerError
 
 __all__ = ["main", "run"]
 
@@ -111,6 +114,9 @@ def _run_command(arguments: argparse.Namespace, hint: str | None) -> int:
     except ProjectionError as error:
         print(f"projection: {error}", file=sys.stderr)
         status = 1
+    except WorkerError as error:
+        print(f"projection: {error}", file=sys.stderr)
+        status = 2
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, as Unix tools do. Whichever stream
         # it read, nothing more is to be said.

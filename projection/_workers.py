@@ -11,7 +11,8 @@ order. It speaks to each worker over a pipe of its own:
   its output, and the output's size in the request's slot, memory it shares with this process
   (``_Worker``); where it has none (it was not forked) or the output does not fit, the output
   follows the reply, as bytes. Or it answers with the exception the block raised, which this
-  process raises in turn.
+  process raises in turn. A worker that stops without answering, or cannot send its
+  exception, is a ``WorkerError``.
 
 Neither end waits for the other to read: each sends through a thread of its own (``_send_all``),
 so that it goes on projecting while megabytes wait in the pipe. This process reads the replies
@@ -40,13 +41,18 @@ from ._schema import Schema
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-__all__ = ["project_in_workers"]
+__all__ = ["WorkerError", "project_in_workers"]
 
 # Requests each worker holds: one block being projected and two waiting, so that it does not
 # idle while this process finishes a block of its own before it reads the worker's replies.
 _REQUESTS_PER_WORKER: Final = 3
 # Blocks held in order per process: room for this process to work ahead of a slow worker.
 _HELD_PER_WORKER: Final = 4
+
+
+class WorkerError(RuntimeError):
+    """A worker process stopped unexpectedly (killed, out of memory), or failed with an
+    exception it could not send: nothing the input did."""
 
 
 class _Request(NamedTuple):
@@ -126,7 +132,7 @@ def _send_all(connection: Connection, items: queue.SimpleQueue[Any]) -> None:
         except OSError:
             return  # the other process is gone or stopped listening; it finds out itself
         except Exception as error:  # an exception that does not pickle
-            connection.send(RuntimeError(f"worker process failed: {item!r} ({error})"))
+            connection.send(WorkerError(f"worker process failed: {item!r} ({error})"))
         if item is None:
             return
 
@@ -207,7 +213,7 @@ class _Worker:
                 output = memoryview(self._slots[slot])[: reply.in_slot]
         except (EOFError, OSError):
             self._process.join(1)
-            raise RuntimeError(
+            raise WorkerError(
                 f"worker process {self._process.pid} stopped unexpectedly "
                 f"(exit code {self._process.exitcode})"
             ) from None

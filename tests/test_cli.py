@@ -11,18 +11,21 @@ import errno
 import functools
 import gzip
 import io
+import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 import pytest
 
 import projection
+from projection import _bulk
 from projection._bulk import BLOCK_BYTES
 from projection._cli import _Progress, main
 from projection.kibo import iter_sample_lines
@@ -661,3 +664,26 @@ def test_a_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
     result = run("apply", "a", str(missing))
     assert result.returncode == 2
     assert result.stderr.decode() == f"projection: {os.strerror(errno.ENOENT)}: {missing}\n"
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="the patch reaches workers by fork"
+)
+def test_a_worker_that_dies_is_said_with_status_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: Callable[..., Outcome]
+) -> None:
+    monkeypatch.setattr(_bulk, "BLOCK_BYTES", 8 << 10)
+    path = tmp_path / "tickets.ndjson"
+    path.write_bytes(b"".join(iter_sample_lines(400, seed=1)))
+    parent = os.getpid()
+    project_block = _bulk.project_block
+
+    def dying_in_a_worker(*arguments: Any) -> _bulk.Block:
+        if os.getpid() != parent:
+            os._exit(3)  # as a worker killed, or out of memory, stops
+        return project_block(*arguments)
+
+    monkeypatch.setattr(_bulk, "project_block", dying_in_a_worker)
+    result = command("apply", "a", str(path), "--workers", "2")
+    assert result.status == 2
+    assert re.fullmatch(r"projection: worker process \d+ stopped unexpectedly .*\n", result.err)
