@@ -227,38 +227,31 @@ def _project_group(
     """The whole lines ``buffer[start:end]`` projected: the output, their line breaks, and the
     rejected lines numbered within the block (``lines_before`` lines come before them)."""
     lines, breaks = _lines(buffer, start, end)
-    whole = compiled.project_documents(lines)
-    # The views hold the buffer, which cannot grow while they live; a rejected line's error
-    # keeps this frame alive through its traceback, so they are dropped here, not on return.
-    del lines
-    if whole is not None:
-        return whole, breaks, []
-    # Line by line: the group holds an invalid line, or a shape or projection msgspec cannot
-    # take in one pass.
-    output: list[bytes] = []
+    outputs: list[bytes] = []
     rejected: list[tuple[int, PayloadError]] = []
-    # Split on "\n" only: a lone "\r" is white space inside a JSON line, not a line break.
-    for number, line in enumerate(
-        bytes(memoryview(buffer)[start:end]).split(b"\n"), start=lines_before + 1
-    ):
+    for projected in compiled.project_in_runs(lines):
+        if isinstance(projected, bytes):
+            outputs.append(projected)
+            continue
+        # A line to project on its own: invalid, blank, or a shape msgspec cannot take in a run.
         try:
-            projected = _project_line(compiled, line)
+            line = _project_line(compiled, bytes(lines[projected]))
         except PayloadError as error:
-            rejected.append((number, detached(error)))
+            rejected.append((lines_before + projected + 1, detached(error)))
             if not keep_going:
                 break
             continue
-        if projected is not None:
-            output.append(projected)
-    return b"".join(output), breaks, rejected
+        if line is not None:
+            outputs.append(line)
+    return b"".join(outputs), breaks, rejected
 
 
 def _lines(buffer: bytes | bytearray, start: int, end: int) -> tuple[list[memoryview], int]:
-    """The non-empty lines of ``buffer[start:end]`` as views, nothing copied, and its line
-    breaks.
+    """The lines of ``buffer[start:end]`` as views, nothing copied, and its line breaks.
 
-    The breaks are counted here, where ``find`` meets each of them anyway: ``bytes.count`` looks
-    at every byte, and took a quarter of a single worker's time, measured.
+    Empty lines are there too, so that a line's index is its number within the group. The
+    breaks are counted here, where ``find`` meets each of them anyway: ``bytes.count`` looks at
+    every byte, and took a quarter of a single worker's time, measured.
     """
     view = memoryview(buffer)
     lines = []
@@ -269,8 +262,7 @@ def _lines(buffer: bytes | bytearray, start: int, end: int) -> tuple[list[memory
             stop = end
         else:
             breaks += 1
-        if stop > start:
-            lines.append(view[start:stop])
+        lines.append(view[start:stop])
         start = stop + 1
     return lines, breaks
 

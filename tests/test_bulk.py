@@ -792,3 +792,29 @@ def test_a_document_after_blank_lines_is_read_without_them_and_refused_at_its_by
     with pytest.raises(PayloadError) as raised:
         peak_of_stream(data, tmp_path, from_file=True, layout="json")
     assert raised.value.pos == data.index(b'{"a": 2}')
+
+
+def test_an_invalid_line_is_projected_on_its_own_not_the_lines_around_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A block's lines go through the projection in runs; an invalid line ends one, goes on its
+    own, and the next run starts after it: it costs itself, not its group line by line."""
+    compiled = internals.compiled(projection.parse(EXPRESSION))
+    lines = list(iter_sample_lines(300, seed=14))
+    lines[150] = b'{"accessToken": }\n'
+    data = b"".join(lines)
+    expected = b"".join(
+        compiled.project(line) + b"\n" for number, line in enumerate(lines) if number != 150
+    )
+    alone: list[bytes] = []
+    project = Compiled.project
+
+    def counted(self: Compiled, document: bytes) -> bytes:
+        alone.append(document)
+        return project(self, document)
+
+    monkeypatch.setattr(Compiled, "project", counted)
+    block = _bulk.project_block(compiled, data, len(data), keep_going=True)
+    assert [number for number, _ in block.rejected] == [151]
+    assert alone == [b'{"accessToken": }']
+    assert block.output == expected
