@@ -715,20 +715,9 @@ def test_rejected_lines_are_freed_block_by_block_without_the_collector(
 
     collecting = gc.isenabled()
     gc.disable()
-    tracemalloc.start()
     try:
-        with path.open("rb") as source:
-            project_stream(
-                compiled,
-                source,
-                io.BytesIO(),
-                path=str(path),
-                on_error=count,
-                layout="ndjson",
-            )
-        _, peak = tracemalloc.get_traced_memory()
+        _, peak = streamed(compiled, path, from_file=True, layout="ndjson", on_error=count)
     finally:
-        tracemalloc.stop()
         if collecting:
             gc.enable()
     assert rejected == 40_000
@@ -749,6 +738,22 @@ def peak_of_stream(
     path.write_bytes(data)
     compiled = internals.compiled(projection.parse("a"))
     rejected: list[PayloadError] = []
+    output, peak = streamed(
+        compiled, path, from_file=from_file, layout=layout, on_error=rejected.append
+    )
+    return output, rejected, peak
+
+
+def streamed(
+    compiled: Compiled,
+    path: Path,
+    *,
+    from_file: bool,
+    layout: Layout,
+    on_error: Callable[[PayloadError], None],
+) -> tuple[bytes, int]:
+    """The file at ``path`` projected by ``project_stream`` (told its path, or read as a pipe),
+    and the most memory the run held at once."""
     sink = io.BytesIO()
     tracemalloc.start()
     try:
@@ -758,13 +763,13 @@ def peak_of_stream(
                 source,
                 sink,
                 path=str(path) if from_file else None,
-                on_error=rejected.append,
+                on_error=on_error,
                 layout=layout,
             )
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return sink.getvalue(), rejected, peak
+    return sink.getvalue(), peak
 
 
 @pytest.mark.usefixtures("small_blocks")
