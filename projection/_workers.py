@@ -25,6 +25,7 @@ output bigger than the pipe until it is read.)
 from __future__ import annotations
 
 import mmap
+import os
 import queue
 import signal
 import threading
@@ -48,6 +49,8 @@ __all__ = ["WorkerError", "project_in_workers"]
 _REQUESTS_PER_WORKER: Final = 3
 # Blocks held in order per process: room for this process to work ahead of a slow worker.
 _HELD_PER_WORKER: Final = 4
+# How often a worker waiting for a request looks whether its parent is still there.
+_PARENT_CHECK_SECONDS: Final = 0.5
 
 
 class WorkerError(RuntimeError):
@@ -80,6 +83,7 @@ def _serve(
     """A worker process: answer each request received (``_Request``, ``_Reply``) until ``None``."""
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
     own_the_collector()  # this process is the library's own
     compiled = Compiled(mask, case_insensitive=case_insensitive, schema=schema)
     outgoing: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -88,6 +92,11 @@ def _serve(
     buffer = bytearray()
     while True:
         try:
+            # A parent killed outright never closes this pipe: a forked worker holds a copy of
+            # the parent's end (and of the other workers'), so it would wait for ever.
+            while not connection.poll(_PARENT_CHECK_SECONDS):
+                if os.getppid() != parent:
+                    os._exit(1)  # nothing waits for what comes next
             request: _Request | None = connection.recv()
             if request is None:
                 break

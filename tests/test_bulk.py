@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -407,6 +408,49 @@ if __name__ == "__main__":
     )
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout == expected_lines(tickets)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes in /proc")
+def test_the_workers_of_a_parent_killed_outright_exit() -> None:
+    """A parent killed with SIGKILL closes nothing: its workers, which hold copies of its ends
+    of their pipes, see that it is gone and exit, rather than wait for ever."""
+    script = """
+import multiprocessing, time
+import projection
+from projection import _workers
+from projection._bulk import InBuffer
+from projection._projection import compiled
+
+def blocks():
+    yield InBuffer(b'{"a": 1}\\n', 9)
+    print(*(child.pid for child in multiprocessing.active_children()), flush=True)
+    time.sleep(600)  # the workers wait for the next block
+
+for _ in _workers.project_in_workers(
+    compiled(projection.parse("a")), blocks(), workers=3, keep_going=False
+):
+    pass
+"""
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE) as parent:
+        try:
+            assert parent.stdout is not None
+            workers = [int(pid) for pid in parent.stdout.readline().split()]
+        finally:
+            parent.kill()
+    assert len(workers) == 2
+    deadline = time.monotonic() + 20
+    while any(map(_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_running, workers))
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not exited (a zombie, unreaped, has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _pipe_size(descriptor: int) -> int:
