@@ -193,6 +193,9 @@ class _Builder:
         self._case_insensitive = case_insensitive
         self._left = max_entries
 
+    def _folded(self, key: str) -> str:
+        return key.casefold() if self._case_insensitive else key
+
     def _charge(self, entries: int) -> None:
         """Count ``entries`` copied into the mask: what makes it outgrow its text."""
         if self._left is not None:
@@ -207,23 +210,34 @@ class _Builder:
         repeated: dict[str, list[Mask]] = {}
         wildcards: list[Mask] = []
         excludes: list[tuple[Name, ...]] = []
+        # Keys an item keeps whole (a bare ``k``): their other items are not built, since the
+        # union is WHOLE whatever they give, and their entries would count against the bound
+        # only to be thrown away: the bound is on the mask, not on the work.
+        whole = {
+            self._folded(path[0].key)
+            for path, group, exclude in selection
+            if not exclude and len(path) == 1 and group is None and path[0].key is not None
+        }
         for path, group, exclude in selection:
             if exclude:
                 excludes.append(path)
                 continue
+            key = path[0].key
+            if key is not None:
+                key = self._folded(key)
             # What an include gives its first name: ``k/rest(G)`` is ``k(rest(G))``.
-            if len(path) > 1:
+            mask: Mask
+            if key in whole:
+                mask = WHOLE
+            elif len(path) > 1:
                 mask = self.build((Item(path[1:], group, False),))
             elif group is not None:
                 mask = self.build(group)
             else:
                 mask = WHOLE
-            key = path[0].key
             if key is None:
                 wildcards.append(mask)
                 continue
-            if self._case_insensitive:
-                key = key.casefold()
             if key in includes:
                 repeated.setdefault(key, [includes[key]]).append(mask)
             else:

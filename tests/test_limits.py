@@ -114,6 +114,17 @@ def test_a_canonical_form_of_exactly_max_items_names_is_accepted() -> None:
     assert error.pos == text.index("*")
 
 
+@pytest.mark.parametrize("case_insensitive", [False, True])
+def test_what_a_name_kept_whole_throws_away_counts_nothing(case_insensitive: bool) -> None:
+    """``a(...),a`` keeps ``a`` whole, whatever the group would give: only the canonical form,
+    ``a``, is held to the limits, not the entries the group would copy and the union drop."""
+    text = "a(b,c,d,e,f,-*/x),A" if case_insensitive else "a(b,c,d,e,f,-*/x),a"
+    options = {"case_insensitive": case_insensitive}
+    assert accepted(text, max_items=9, **options) == accepted("a", **options)
+    wide = "a(" + ",".join(f"k{number}" for number in range(600)) + ",-*/x),x/y,a"
+    assert str(accepted(wide, **options)) == "a,x(y)"
+
+
 def test_wildcard_groups_copied_into_the_keys_beside_them_count_to_exactly_max_items() -> None:
     # United, each "a(...)" gives its "*(yN)" to the keys the others name: 15 names in the text,
     # 17 in the canonical form.
