@@ -79,11 +79,17 @@ def _serve(
     case_insensitive: bool,
     schema: Schema | None,
     slots: list[mmap.mmap] | None,
+    creator: int | None,
 ) -> None:
-    """A worker process: answer each request received (``_Request``, ``_Reply``) until ``None``."""
+    """A worker process: answer each request received (``_Request``, ``_Reply``) until ``None``.
+
+    ``creator``: the process that started it, where that is its parent (forked or spawned), so
+    that a parent gone before this line runs is seen gone; None where a server process forked
+    it (forkserver), which is then its parent.
+    """
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
+    parent = os.getppid() if creator is None else creator
     own_the_collector()  # this process is the library's own
     compiled = Compiled(mask, case_insensitive=case_insensitive, schema=schema)
     outgoing: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -174,7 +180,14 @@ class _Worker:
             self._slots = [mmap.mmap(-1, _bulk.BLOCK_BYTES) for _ in range(_REQUESTS_PER_WORKER)]
         self._process = context.Process(
             target=_serve,
-            args=(there, compiled.mask, compiled.case_insensitive, compiled.schema, self._slots),
+            args=(
+                there,
+                compiled.mask,
+                compiled.case_insensitive,
+                compiled.schema,
+                self._slots,
+                None if context.get_start_method() == "forkserver" else os.getpid(),
+            ),
             daemon=True,
             name="projection worker",
         )

@@ -413,13 +413,20 @@ if __name__ == "__main__":
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes in /proc")
 def test_the_workers_of_a_parent_killed_outright_exit() -> None:
     """A parent killed with SIGKILL closes nothing: its workers, which hold copies of its ends
-    of their pipes, see that it is gone and exit, rather than wait for ever."""
+    of their pipes, see that it is gone and exit, rather than wait for ever; also those that
+    were still starting when it went (each is held up a second here, as it starts)."""
     script = """
-import multiprocessing, time
+import multiprocessing, signal, time
 import projection
 from projection import _workers
 from projection._bulk import InBuffer
 from projection._projection import compiled
+
+def held_up(*arguments):
+    time.sleep(1)
+    return signal.SIG_DFL
+
+_workers.signal.signal = held_up  # called first thing in a worker, and only there
 
 def blocks():
     yield InBuffer(b'{"a": 1}\\n', 9)
