@@ -850,15 +850,17 @@ def test_a_document_after_blank_lines_is_read_without_them_and_refused_at_its_by
     assert raised.value.pos == data.index(b'{"a": 2}')
 
 
+@pytest.mark.parametrize("between", [b"", b"\n"])
 def test_an_invalid_line_is_projected_on_its_own_not_the_lines_around_it(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, between: bytes
 ) -> None:
     """A block's lines go through the projection in runs; an invalid line ends one, goes on its
-    own, and the next run starts after it: it costs itself, not its group line by line."""
+    own, and the next run starts after it: it costs itself, not its group line by line. Empty
+    lines between the documents end no run."""
     compiled = internals.compiled(projection.parse(EXPRESSION))
     lines = list(iter_sample_lines(300, seed=14))
     lines[150] = b'{"accessToken": }\n'
-    data = b"".join(lines)
+    data = between.join(lines)
     expected = b"".join(
         compiled.project(line) + b"\n" for number, line in enumerate(lines) if number != 150
     )
@@ -871,6 +873,6 @@ def test_an_invalid_line_is_projected_on_its_own_not_the_lines_around_it(
 
     monkeypatch.setattr(Compiled, "project", counted)
     block = _bulk.project_block(compiled, data, len(data), keep_going=True)
-    assert [number for number, _ in block.rejected] == [151]
+    assert [number for number, _ in block.rejected] == [151 * (1 + len(between)) - len(between)]
     assert alone == [b'{"accessToken": }']
     assert block.output == expected
