@@ -101,7 +101,7 @@ def _arguments(
             command.error(found)
     except SystemExit as stop:
         if stop.code and hint:
-            print(f"projection: note: {hint}", file=sys.stderr)
+            _say(f"note: {hint}")
         raise
     return arguments
 
@@ -112,10 +112,10 @@ def _run_command(arguments: argparse.Namespace, hint: str | None) -> int:
     try:
         status: int = arguments.run(arguments)
     except ProjectionError as error:
-        print(f"projection: {error}", file=sys.stderr)
+        _say(str(error))
         status = 1
     except WorkerError as error:
-        print(f"projection: {error}", file=sys.stderr)
+        _say(str(error))
         status = 2
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, as Unix tools do. Whichever stream
@@ -151,9 +151,9 @@ def _failed(error: OSError, hint: str | None) -> int:
     What stdout still holds is dropped: the output is cut short either way, and where it is
     stdout that failed, flushed at exit it would fail again.
     """
-    print(f"projection: {_described(error)}", file=sys.stderr)
+    _say(_described(error))
     if hint:
-        print(f"projection: note: {hint}", file=sys.stderr)
+        _say(f"note: {hint}")
     _dropped(sys.stdout)
     return 2
 
@@ -494,7 +494,7 @@ def _add_parse_options(command: _Parser, *, openapi: bool = False) -> None:
 
 
 def _misuse(message: str) -> NoReturn:
-    print(f"projection: {message}", file=sys.stderr)
+    _say(message)
     raise SystemExit(2)
 
 
