@@ -316,7 +316,7 @@ def parse_united(
     """
     if not texts:
         raise ValueError("parse_united needs at least one expression")
-    limits = Limits(max_length, MAX_DEPTH, MAX_ITEMS)
+    limits = Limits(max_length, MAX_DEPTH, MAX_ITEMS).checked()
     left = MAX_ITEMS  # names the texts not yet parsed may hold
     built = []
     for text in texts:
